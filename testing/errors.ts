@@ -50,6 +50,8 @@ export class LocalKafkaError extends Error {
   readonly pid: number | undefined;
 
   /**
+   * Creates the error.
+   *
    * @param code What went wrong.
    * @param message A sentence saying what happened and what to do.
    * @param logTail The last lines of the relevant output, if any.
