@@ -65,3 +65,74 @@ export function processMentions(pid: number, needle: string): boolean {
     return false;
   }
 }
+
+/** A message to produce in a test: explicit partition so tests know where it lands. */
+export interface TestRecord {
+  partition: number;
+  key: string;
+  value: string;
+}
+
+/**
+ * Produces `count` records to `topic`, `count / partitions` to each partition, as
+ * `{ partition: i % partitions, key: "key-<i>", value: JSON {id: i} }` unless `make` says
+ * otherwise. Returns what it produced.
+ */
+export async function produce(
+  topic: string,
+  count: number,
+  partitions: number,
+  make: (i: number) => TestRecord = (i) => ({
+    partition: i % partitions,
+    key: `key-${i}`,
+    value: JSON.stringify({ id: i }),
+  }),
+  recordsPerSend = 1000,
+): Promise<TestRecord[]> {
+  const records = Array.from({ length: count }, (_, i) => make(i));
+  const producer = kafkaClient().producer();
+  await producer.connect();
+  try {
+    const sends: Promise<unknown>[] = [];
+    for (let start = 0; start < records.length; start += recordsPerSend) {
+      sends.push(producer.send({ topic, messages: records.slice(start, start + recordsPerSend) }));
+      if (sends.length >= 8) await Promise.all(sends.splice(0));
+    }
+    await Promise.all(sends);
+  } finally {
+    await producer.disconnect();
+  }
+  return records;
+}
+
+/** The group's committed offset per partition (-1 when none). */
+export async function committedOffsets(
+  groupId: string,
+  topic: string,
+): Promise<Map<number, number>> {
+  const admin = kafkaClient().admin();
+  await admin.connect();
+  try {
+    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map(entry.partitions.map((p) => [p.partition, Number(p.offset)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The end offset (high watermark) per partition. */
+export async function endOffsets(topic: string): Promise<Map<number, number>> {
+  const admin = kafkaClient().admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((p) => [p.partition, Number(p.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Resolves after `ms`. Only for pacing a load, never for waiting on a condition. */
+export function pace(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,70 @@
+/**
+ * troupe: an actor-based Kafka stream processor for Deno.
+ *
+ * A supervisor spawns one actor per assigned Kafka partition. Each actor takes messages from
+ * a bounded mailbox fed by the consumer loop, processes them in order, is restarted with
+ * backoff when its handler fails, and reports what it processed, so that only processed
+ * offsets are committed.
+ *
+ * @example Process JSON orders
+ * ```ts ignore
+ * import { createProcessor } from "@troupe/troupe";
+ *
+ * const processor = createProcessor<string, { id: number; total: number }>({
+ *   brokers: ["127.0.0.1:9092"],
+ *   groupId: "billing",
+ *   topics: ["orders"],
+ *   valueCodec: "json",
+ *   handler: (message) => {
+ *     console.log(message.partition, message.offset, message.value?.total);
+ *   },
+ * });
+ * await processor.start();
+ * Deno.addSignalListener("SIGINT", () => processor.stop());
+ * await processor.done;
+ * ```
+ *
+ * @module
+ */
+
+export {
+  createProcessor,
+  type Processor,
+  type ProcessorListener,
+  type ProcessorState,
+  type ProcessorStatus,
+} from "./supervisor/processor.ts";
+export {
+  ConfigError,
+  type ConsumerSettings,
+  type Handler,
+  type HandlerContext,
+  type HandlerLogger,
+  type ProcessorOptions,
+  type RestartOptions,
+  type RetryOptions,
+} from "./supervisor/options.ts";
+export {
+  type CommitReason,
+  describeError,
+  EscalationError,
+  KafkaConnectionError,
+  type PauseReason,
+  type ProcessorEvent,
+  type ProcessorEventOf,
+  type ProcessorEventType,
+  type TopicPartition,
+  type TopicPartitionOffset,
+} from "./supervisor/events.ts";
+export type { PartitionStatus } from "./supervisor/supervisor.ts";
+export type { ActorState } from "./actors/actor.ts";
+export type { BackoffOptions } from "./actors/backoff.ts";
+export type { Headers, Message } from "./kafka/message.ts";
+export { bytes, type Codec, type CodecName, DecodeError, json, string } from "./kafka/codec.ts";
+export type {
+  ClientRetryOptions,
+  ConnectionOptions,
+  SaslOptions,
+  TlsOptions,
+} from "./kafka/client.ts";
+export type { RestartIntensityOptions } from "./actors/restart_intensity.ts";

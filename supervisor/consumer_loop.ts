@@ -1,0 +1,264 @@
+/**
+ * The consumer loop: the KafkaJS consumer that feeds the supervisor's mailboxes.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import { sleep } from "../actors/backoff.ts";
+import { createKafkaClient } from "../kafka/client.ts";
+import { describeError, KafkaConnectionError, type TopicPartitionOffset } from "./events.ts";
+import type { ResolvedProcessorOptions } from "./options.ts";
+import type { FetchControl, Supervisor } from "./supervisor.ts";
+
+const log = getLogger(["troupe", "consumer"]);
+
+/** What the loop reports to the processor. */
+export interface ConsumerLoopEvents {
+  /** The member joined (or re-joined) the group with this assignment. */
+  joined(memberId: string | null, assignment: Record<string, number[]>): void;
+  /** A rebalance began. */
+  rebalancing(): void;
+  /** The KafkaJS consumer crashed; `restarting` says whether KafkaJS restarts it. */
+  crashed(error: unknown, restarting: boolean): void;
+}
+
+type CommitFunction = EachBatchPayload["commitOffsetsIfNecessary"];
+
+const isRebalancing = (error: unknown) => {
+  const type = (error as { type?: unknown } | null)?.type;
+  return type === "REBALANCE_IN_PROGRESS" || type === "ILLEGAL_GENERATION" ||
+    type === "NOT_COORDINATOR_FOR_GROUP";
+};
+
+/**
+ * Runs the KafkaJS consumer of a processor. It never runs user code and never waits on a
+ * slow partition: each fetched batch goes straight into its partition's mailbox, and a full
+ * mailbox pauses that partition's fetching instead of blocking the loop, so heartbeats keep
+ * flowing however long handlers take.
+ *
+ * KafkaJS has no hook before partitions are revoked; two signals stand in for it. When the
+ * heartbeat inside a batch reports a rebalance, the loop holds KafkaJS's re-join until the
+ * actors finished their messages in hand and the processed offsets are committed. When
+ * KafkaJS's own heartbeat sees it first, only a best-effort commit is possible.
+ *
+ * Commits go through the `commitOffsetsIfNecessary` of the latest batch, without KafkaJS's
+ * retry loop: a retry could run after the group moved on, under the new generation, and
+ * commit a partition this member no longer owns (kafkajs#1046).
+ *
+ * @example
+ * ```ts ignore
+ * const loop = new ConsumerLoop(kafka, resolvedOptions, events);
+ * loop.attach(supervisor);
+ * await loop.start();
+ * ```
+ */
+export class ConsumerLoop<K, V> implements FetchControl {
+  #kafka: Kafka;
+  #options: ResolvedProcessorOptions<K, V>;
+  #events: ConsumerLoopEvents;
+  #supervisor: Supervisor<K, V> | undefined;
+  #consumer: Consumer | undefined;
+  #commit: CommitFunction | undefined;
+  /** Set when a batch already held the re-join and committed; KafkaJS's event follows. */
+  #drained = false;
+  #memberId: string | null = null;
+
+  /**
+   * Creates the loop; nothing connects before {@linkcode ConsumerLoop.start}.
+   *
+   * @param kafka The KafkaJS client.
+   * @param options The processor's resolved options.
+   * @param events Receives group events.
+   */
+  constructor(kafka: Kafka, options: ResolvedProcessorOptions<K, V>, events: ConsumerLoopEvents) {
+    this.#kafka = kafka;
+    this.#options = options;
+    this.#events = events;
+  }
+
+  /** Connects the supervisor that receives batches and assignments. */
+  attach(supervisor: Supervisor<K, V>): void {
+    this.#supervisor = supervisor;
+  }
+
+  /** The member id in the group, once joined. */
+  get memberId(): string | null {
+    return this.#memberId;
+  }
+
+  /**
+   * Reaches the brokers (for at most `connectTimeoutMs`), subscribes, and resolves once the
+   * member joined its group.
+   *
+   * @throws {KafkaConnectionError} when Kafka cannot be reached in time or the consumer fails.
+   */
+  async start(): Promise<void> {
+    const options = this.#options;
+    await this.#waitForBrokers();
+
+    const settings = options.consumer;
+    const consumer = this.#kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: settings.sessionTimeout,
+      rebalanceTimeout: settings.rebalanceTimeout,
+      heartbeatInterval: settings.heartbeatInterval,
+      maxBytesPerPartition: settings.maxBytesPerPartition,
+      maxBytes: settings.maxBytes,
+      minBytes: settings.minBytes,
+      maxWaitTimeInMs: settings.maxWaitTimeInMs,
+      readUncommitted: settings.readUncommitted,
+      rackId: settings.rackId,
+      metadataMaxAge: settings.metadataMaxAge,
+    });
+    this.#consumer = consumer;
+
+    const joined = Promise.withResolvers<void>();
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.#memberId = payload.memberId;
+      this.#drained = false;
+      this.#supervisor?.assign(payload.memberAssignment);
+      this.#events.joined(payload.memberId, payload.memberAssignment);
+      joined.resolve();
+    });
+    consumer.on(consumer.events.REBALANCING, () => {
+      this.#events.rebalancing();
+      // When the loop itself held the re-join (see eachBatch), the commit already happened.
+      if (this.#drained) this.#drained = false;
+      else this.#supervisor?.rebalanceStarted();
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.#commit = undefined;
+      if (payload.restart) this.#supervisor?.consumerRestarting();
+      this.#events.crashed(payload.error, payload.restart);
+      if (!payload.restart) {
+        joined.reject(new KafkaConnectionError("the Kafka consumer failed", payload.error));
+      }
+    });
+
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: true,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: (payload) => this.#eachBatch(payload),
+      });
+      const limit = options.connectTimeoutMs + settings.rebalanceTimeout;
+      const timer = setTimeout(
+        () =>
+          joined.reject(
+            new KafkaConnectionError(`did not join group "${options.groupId}" within ${limit} ms`),
+          ),
+        limit,
+      );
+      try {
+        await joined.promise;
+      } finally {
+        clearTimeout(timer);
+      }
+    } catch (error) {
+      await consumer.disconnect().catch(() => {});
+      this.#consumer = undefined;
+      if (error instanceof KafkaConnectionError) throw error;
+      throw new KafkaConnectionError("could not start the Kafka consumer", error);
+    }
+  }
+
+  /** Leaves the group and disconnects. Commit first: KafkaJS refuses commits afterwards. */
+  async stop(): Promise<void> {
+    const consumer = this.#consumer;
+    this.#consumer = undefined;
+    this.#commit = undefined;
+    if (consumer) await consumer.disconnect();
+  }
+
+  pause(topic: string, partition: number): void {
+    try {
+      this.#consumer?.pause([{ topic, partitions: [partition] }]);
+    } catch {
+      // Between a crash and the re-join there is no group to pause in; the supervisor
+      // re-applies its pauses on the next assignment.
+    }
+  }
+
+  resume(topic: string, partition: number): void {
+    try {
+      this.#consumer?.resume([{ topic, partitions: [partition] }]);
+    } catch {
+      // See pause().
+    }
+  }
+
+  async commit(offsets: TopicPartitionOffset[]): Promise<void> {
+    const commit = this.#commit;
+    if (!commit) throw new Error("no fetch under the current group membership yet");
+    const byTopic = new Map<string, { partition: number; offset: string }[]>();
+    for (const { topic, partition, offset } of offsets) {
+      let partitions = byTopic.get(topic);
+      if (!partitions) byTopic.set(topic, partitions = []);
+      partitions.push({ partition, offset: String(offset) });
+    }
+    await commit({
+      topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+    });
+  }
+
+  async #eachBatch(payload: EachBatchPayload): Promise<void> {
+    this.#commit = payload.commitOffsetsIfNecessary;
+    if (!payload.isStale()) {
+      const { batch } = payload;
+      this.#supervisor?.deliver(batch.topic, batch.partition, batch.messages);
+    }
+    try {
+      await payload.heartbeat();
+    } catch (error) {
+      if (isRebalancing(error) && this.#supervisor) {
+        // KafkaJS re-joins only after this batch returns: our one chance to finish the
+        // messages in hand and commit while the partitions are still ours.
+        const settings = this.#options.consumer;
+        const drainMs = Math.min(settings.rebalanceTimeout / 2, this.#options.shutdownTimeoutMs);
+        await this.#supervisor.prepareForRebalance(drainMs);
+        this.#drained = true;
+      }
+      throw error;
+    }
+  }
+
+  /** Tries an admin connection until it works or `connectTimeoutMs` passes. */
+  async #waitForBrokers(): Promise<void> {
+    const { connectTimeoutMs, connection } = this.#options;
+    const deadline = Date.now() + connectTimeoutMs;
+    let delay = 200;
+    let lastError: unknown;
+    // A client of its own: KafkaJS's connect retries follow the client's settings, and here
+    // the deadline, not KafkaJS, decides how long to keep trying.
+    const probe = createKafkaClient({ ...connection, clientRetry: { retries: 0 } });
+    while (true) {
+      const admin = probe.admin();
+      try {
+        await admin.connect();
+        return;
+      } catch (error) {
+        lastError = error;
+        const type = (error as { type?: string }).type ?? "";
+        if (/SASL|AUTHENTICATION|AUTHORIZATION/.test(type)) break;
+      } finally {
+        await admin.disconnect().catch(() => {});
+      }
+      if (Date.now() + delay > deadline) break;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 2_000);
+    }
+    log.error("cannot reach Kafka at {brokers}: {error}", {
+      brokers: connection.brokers.join(","),
+      error: describeError(lastError),
+    });
+    throw new KafkaConnectionError(
+      `could not reach Kafka at ${connection.brokers.join(",")} within ${connectTimeoutMs} ms`,
+      lastError,
+    );
+  }
+}

@@ -1,0 +1,366 @@
+/**
+ * The options of a processor, their defaults, and their validation.
+ *
+ * @module
+ */
+
+import { type Backoff, type BackoffOptions, resolveBackoff } from "../actors/backoff.ts";
+import type { RestartIntensityOptions } from "../actors/restart_intensity.ts";
+import { type ConnectionOptions, parseBrokers } from "../kafka/client.ts";
+import { type Codec, type CodecName, resolveCodec } from "../kafka/codec.ts";
+import type { Message } from "../kafka/message.ts";
+
+/** Where a handler logs: LogTape's `troupe.handler` category (a subset of its `Logger`). */
+export interface HandlerLogger {
+  /** Logs at debug level; `{name}` placeholders are filled from `properties`. */
+  debug(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at info level. */
+  info(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at warning level. */
+  warn(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at error level. */
+  error(message: string, properties?: Record<string, unknown>): void;
+}
+
+/**
+ * What a handler gets besides the message. One context object serves all the messages of a
+ * partition's actor; read it during the call, do not keep it.
+ */
+export interface HandlerContext {
+  /** Topic of the partition. */
+  readonly topic: string;
+  /** The partition. */
+  readonly partition: number;
+  /** 1 on the first try of this message, 2 on the first retry, and so on. */
+  readonly attempt: number;
+  /**
+   * Aborted when the processor or the partition is shutting down and the deadline for the
+   * message in hand has passed: pass it to `fetch` and the like to stop in time.
+   */
+  readonly signal: AbortSignal;
+  /** A logger in the `troupe.handler` category. */
+  readonly log: HandlerLogger;
+}
+
+/**
+ * Processes one message. Return (or resolve) when it is done: only then is its offset
+ * committable. Throw (or reject) to fail: the message is retried, then the actor crashes and
+ * is restarted on the same message.
+ *
+ * @typeParam K Decoded key type.
+ * @typeParam V Decoded value type.
+ */
+export type Handler<K, V> = (
+  message: Message<K, V>,
+  context: HandlerContext,
+) => void | Promise<void>;
+
+/** KafkaJS consumer settings troupe passes through. Every field is optional. */
+export interface ConsumerSettings {
+  /** Session timeout, ms. Default: 30 000. */
+  sessionTimeout?: number;
+  /** Rebalance timeout, ms. Default: 60 000. */
+  rebalanceTimeout?: number;
+  /** Heartbeat interval, ms (below a third of the session timeout). Default: 3 000. */
+  heartbeatInterval?: number;
+  /** Most bytes fetched per partition per request. Default: 1 MiB. */
+  maxBytesPerPartition?: number;
+  /** Most bytes fetched per request. Default: 10 MiB. */
+  maxBytes?: number;
+  /** Least bytes the broker waits for before answering a fetch. Default: 1. */
+  minBytes?: number;
+  /**
+   * Longest a fetch waits for data, ms. It also bounds how late a partition whose mailbox
+   * drained is fetched again. Default: 100 (KafkaJS's own default is 5 000).
+   */
+  maxWaitTimeInMs?: number;
+  /** Read uncommitted transactional records. Default: false (read committed). */
+  readUncommitted?: boolean;
+  /** Rack id for fetching from the closest replica. Default: none. */
+  rackId?: string;
+  /** Metadata refresh interval, ms. Default: 300 000. */
+  metadataMaxAge?: number;
+}
+
+/** How the supervisor restarts a crashed actor, and when it gives up. */
+export interface RestartOptions extends RestartIntensityOptions {
+  /** Delay between a crash and the restart. Default: 500 ms doubling to 30 s, 20% jitter. */
+  backoff?: BackoffOptions;
+}
+
+/** How an actor retries a failing message before it crashes. */
+export interface RetryOptions {
+  /** Tries per message, the first included; 1 means no retry. Default: 1. */
+  maxAttempts?: number;
+  /** Delays between tries. Default: 100 ms doubling to 10 s, 20% jitter. */
+  backoff?: BackoffOptions;
+  /**
+   * Says whether an error is worth retrying. Default: every error but a `DecodeError` (a
+   * malformed message stays malformed).
+   */
+  retriable?: (error: unknown) => boolean;
+}
+
+/**
+ * Options of {@linkcode createProcessor}. `brokers`, `groupId`, `topics` and `handler` are
+ * required; every other field has the default its documentation gives.
+ *
+ * @typeParam K Decoded key type (from `keyCodec`).
+ * @typeParam V Decoded value type (from `valueCodec`).
+ */
+export interface ProcessorOptions<K = string, V = Uint8Array> extends ConnectionOptions {
+  /** Consumer group id. Required. */
+  groupId: string;
+  /** Topics to read: a name, a RegExp, or a list of both. Required. */
+  topics: string | RegExp | readonly (string | RegExp)[];
+  /** Processes each message. Required. */
+  handler: Handler<K, V>;
+  /** With no committed offset, start from the earliest (true) or latest (false) offset. Default: false. */
+  fromBeginning?: boolean;
+  /** Key codec. Default: `"string"`. */
+  keyCodec?: Codec<K> | CodecName;
+  /** Value codec. Default: `"bytes"`. */
+  valueCodec?: Codec<V> | CodecName;
+  /** Messages a partition's mailbox holds before its fetching pauses. Default: 1 000. */
+  mailboxCapacity?: number;
+  /** Mailbox size at or below which a paused partition is fetched again. Default: half the capacity. */
+  mailboxLowWatermark?: number;
+  /** Restart policy of crashed actors. */
+  restart?: RestartOptions;
+  /** Retries of a failing message inside its actor. */
+  retry?: RetryOptions;
+  /** How often processed offsets are committed, ms. Default: 1 000. */
+  commitIntervalMs?: number;
+  /** How long `stop()` waits for the messages in hand, ms. Default: 30 000. */
+  shutdownTimeoutMs?: number;
+  /** How long `start()` tries to reach the brokers before failing, ms. Default: 30 000. */
+  connectTimeoutMs?: number;
+  /** KafkaJS consumer settings. */
+  consumer?: ConsumerSettings;
+}
+
+/** {@linkcode ProcessorOptions} with every default filled in and every value checked. */
+export interface ResolvedProcessorOptions<K, V> {
+  readonly connection: ConnectionOptions & { brokers: string[]; clientId: string };
+  readonly groupId: string;
+  readonly topics: (string | RegExp)[];
+  readonly handler: Handler<K, V>;
+  readonly fromBeginning: boolean;
+  readonly keyCodec: Codec<K>;
+  readonly valueCodec: Codec<V>;
+  readonly mailboxCapacity: number;
+  readonly mailboxLowWatermark: number;
+  readonly restart: { maxRestarts: number; withinMs: number; backoff: Backoff };
+  readonly retry: { maxAttempts: number; backoff: Backoff; retriable: (error: unknown) => boolean };
+  readonly commitIntervalMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly consumer: Required<Omit<ConsumerSettings, "rackId">> & { rackId: string | undefined };
+}
+
+/**
+ * An option that is missing or out of range. Thrown by `createProcessor` (and the other
+ * factories) before anything connects; `option` names the culprit.
+ *
+ * @example
+ * ```ts ignore
+ * try {
+ *   createProcessor({ ...options, mailboxCapacity: 0 });
+ * } catch (error) {
+ *   if (error instanceof ConfigError) console.error(error.option); // "mailboxCapacity"
+ * }
+ * ```
+ */
+export class ConfigError extends Error {
+  /** The option at fault, e.g. `"consumer.sessionTimeout"`. */
+  readonly option: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param option The option at fault.
+   * @param message What is wrong with it.
+   */
+  constructor(option: string, message: string) {
+    super(`invalid option ${option}: ${message}`);
+    this.name = "ConfigError";
+    this.option = option;
+  }
+}
+
+function integer(value: unknown, option: string, min: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
+    throw new ConfigError(option, `must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function guard<T>(option: string, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(option, error instanceof Error ? error.message : String(error));
+  }
+}
+
+const isDecodeError = (error: unknown) => error instanceof Error && error.name === "DecodeError";
+
+/**
+ * Fills in defaults and checks every option, so that mistakes surface at creation, before
+ * any connection.
+ *
+ * @example
+ * ```ts
+ * import { resolveProcessorOptions } from "./options.ts";
+ * const resolved = resolveProcessorOptions({
+ *   brokers: "127.0.0.1:9092",
+ *   groupId: "billing",
+ *   topics: "orders",
+ *   handler: () => {},
+ * });
+ * console.log(resolved.mailboxCapacity); // 1000
+ * ```
+ *
+ * @throws {ConfigError} naming the first invalid option.
+ */
+export function resolveProcessorOptions<K, V>(
+  options: ProcessorOptions<K, V>,
+): ResolvedProcessorOptions<K, V> {
+  if (options === null || typeof options !== "object") {
+    throw new ConfigError("options", "createProcessor needs an options object");
+  }
+  const brokers = guard("brokers", () => parseBrokers(options.brokers));
+  if (typeof options.groupId !== "string" || options.groupId.trim() === "") {
+    throw new ConfigError("groupId", "must be a non-empty string (the consumer group id)");
+  }
+  const topicList = options.topics === undefined
+    ? []
+    : Array.isArray(options.topics)
+    ? [...options.topics]
+    : [options.topics as string | RegExp];
+  if (topicList.length === 0) {
+    throw new ConfigError("topics", "must name at least one topic (a string or a RegExp)");
+  }
+  for (const topic of topicList) {
+    if (!(topic instanceof RegExp) && (typeof topic !== "string" || topic.trim() === "")) {
+      throw new ConfigError(
+        "topics",
+        `each topic must be a non-empty string or a RegExp, got ${JSON.stringify(topic)}`,
+      );
+    }
+  }
+  if (typeof options.handler !== "function") {
+    throw new ConfigError(
+      "handler",
+      "must be a function (message, context) => void | Promise<void>",
+    );
+  }
+  if (options.fromBeginning !== undefined && typeof options.fromBeginning !== "boolean") {
+    throw new ConfigError(
+      "fromBeginning",
+      `must be a boolean, got ${JSON.stringify(options.fromBeginning)}`,
+    );
+  }
+  if (
+    options.clientId !== undefined && (typeof options.clientId !== "string" || !options.clientId)
+  ) {
+    throw new ConfigError("clientId", "must be a non-empty string");
+  }
+
+  const mailboxCapacity = integer(options.mailboxCapacity, "mailboxCapacity", 1, 1000);
+  const mailboxLowWatermark = integer(
+    options.mailboxLowWatermark,
+    "mailboxLowWatermark",
+    0,
+    Math.floor(mailboxCapacity / 2),
+  );
+  if (mailboxLowWatermark >= mailboxCapacity) {
+    throw new ConfigError(
+      "mailboxLowWatermark",
+      `must be below mailboxCapacity (${mailboxCapacity})`,
+    );
+  }
+
+  const restartOptions = options.restart ?? {};
+  const restart = {
+    maxRestarts: integer(restartOptions.maxRestarts, "restart.maxRestarts", 0, 5),
+    withinMs: integer(restartOptions.withinMs, "restart.withinMs", 1, 60_000),
+    backoff: guard(
+      "restart.backoff",
+      () => resolveBackoff(restartOptions.backoff, "restart.backoff"),
+    ),
+  };
+
+  const retryOptions = options.retry ?? {};
+  if (retryOptions.retriable !== undefined && typeof retryOptions.retriable !== "function") {
+    throw new ConfigError("retry.retriable", "must be a function (error) => boolean");
+  }
+  const retry = {
+    maxAttempts: integer(retryOptions.maxAttempts, "retry.maxAttempts", 1, 1),
+    backoff: guard(
+      "retry.backoff",
+      () =>
+        resolveBackoff({ initialMs: 100, maxMs: 10_000, ...retryOptions.backoff }, "retry.backoff"),
+    ),
+    retriable: retryOptions.retriable ?? ((error: unknown) => !isDecodeError(error)),
+  };
+
+  const settings = options.consumer ?? {};
+  const consumer = {
+    sessionTimeout: integer(settings.sessionTimeout, "consumer.sessionTimeout", 1, 30_000),
+    rebalanceTimeout: integer(settings.rebalanceTimeout, "consumer.rebalanceTimeout", 1, 60_000),
+    heartbeatInterval: integer(settings.heartbeatInterval, "consumer.heartbeatInterval", 1, 3_000),
+    maxBytesPerPartition: integer(
+      settings.maxBytesPerPartition,
+      "consumer.maxBytesPerPartition",
+      1,
+      1_048_576,
+    ),
+    maxBytes: integer(settings.maxBytes, "consumer.maxBytes", 1, 10_485_760),
+    minBytes: integer(settings.minBytes, "consumer.minBytes", 1, 1),
+    maxWaitTimeInMs: integer(settings.maxWaitTimeInMs, "consumer.maxWaitTimeInMs", 0, 100),
+    readUncommitted: settings.readUncommitted ?? false,
+    rackId: settings.rackId,
+    metadataMaxAge: integer(settings.metadataMaxAge, "consumer.metadataMaxAge", 0, 300_000),
+  };
+  if (consumer.heartbeatInterval >= consumer.sessionTimeout) {
+    throw new ConfigError(
+      "consumer.heartbeatInterval",
+      `must be below consumer.sessionTimeout (${consumer.sessionTimeout}); about a third of it is usual`,
+    );
+  }
+
+  return {
+    connection: {
+      brokers,
+      clientId: options.clientId ?? "troupe",
+      ssl: options.ssl,
+      sasl: options.sasl,
+      connectionTimeout: options.connectionTimeout,
+      requestTimeout: options.requestTimeout,
+      clientRetry: options.clientRetry,
+    },
+    groupId: options.groupId,
+    topics: topicList,
+    handler: options.handler,
+    fromBeginning: options.fromBeginning ?? false,
+    keyCodec: guard(
+      "keyCodec",
+      () => resolveCodec<K>(options.keyCodec ?? ("string" as CodecName), "keyCodec"),
+    ),
+    valueCodec: guard(
+      "valueCodec",
+      () => resolveCodec<V>(options.valueCodec ?? ("bytes" as CodecName), "valueCodec"),
+    ),
+    mailboxCapacity,
+    mailboxLowWatermark,
+    restart,
+    retry,
+    commitIntervalMs: integer(options.commitIntervalMs, "commitIntervalMs", 1, 1_000),
+    shutdownTimeoutMs: integer(options.shutdownTimeoutMs, "shutdownTimeoutMs", 0, 30_000),
+    connectTimeoutMs: integer(options.connectTimeoutMs, "connectTimeoutMs", 1, 30_000),
+    consumer,
+  };
+}

@@ -1,0 +1,272 @@
+/**
+ * `createProcessor`: a supervisor and its consumer loop, with a lifecycle.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { createKafkaClient } from "../kafka/client.ts";
+import { ConsumerLoop } from "./consumer_loop.ts";
+import {
+  describeError,
+  type EscalationError,
+  KafkaConnectionError,
+  type ProcessorEvent,
+  type ProcessorEventOf,
+  type ProcessorEventType,
+  type TopicPartition,
+} from "./events.ts";
+import { type ProcessorOptions, resolveProcessorOptions } from "./options.ts";
+import { type PartitionStatus, Supervisor } from "./supervisor.ts";
+
+const log = getLogger(["troupe", "processor"]);
+
+/**
+ * Where a processor is in its life: `idle` until `start()`, `starting` until it joined its
+ * group, `running`, then `stopping` and `stopped` (graceful) or `failed`.
+ */
+export type ProcessorState = "idle" | "starting" | "running" | "stopping" | "stopped" | "failed";
+
+/** A snapshot of a processor, from `processor.status()`. */
+export interface ProcessorStatus {
+  /** Where the processor is in its life. */
+  readonly state: ProcessorState;
+  /** Its consumer group. */
+  readonly groupId: string;
+  /** Its member id in the group, once joined. */
+  readonly memberId: string | null;
+  /** Group joins so far (the first included). */
+  readonly joins: number;
+  /** One row per assigned partition, sorted. */
+  readonly partitions: readonly PartitionStatus[];
+  /** Sums over the assigned partitions. */
+  readonly totals: {
+    readonly processed: number;
+    readonly restarts: number;
+    readonly mailboxSize: number;
+  };
+  /** Why it failed, when `state` is `failed`. */
+  readonly error: string | null;
+}
+
+/** A listener of one kind of event. */
+export type ProcessorListener<T extends ProcessorEventType> = (event: ProcessorEventOf<T>) => void;
+
+/**
+ * A running stream processor: one actor per assigned partition, supervised. Create it with
+ * {@linkcode createProcessor}.
+ */
+export interface Processor extends AsyncDisposable {
+  /** Connects, joins the group and resolves once joined. Rejects when Kafka is unreachable. */
+  start(): Promise<void>;
+  /**
+   * Graceful stop: fetching stops, each actor finishes the message in hand (within
+   * `shutdownTimeoutMs`), processed offsets are committed, the member leaves the group.
+   */
+  stop(): Promise<void>;
+  /** A snapshot: state, and per partition its actor, offsets, mailbox, pauses, restarts. */
+  status(): ProcessorStatus;
+  /** Settles when the processor ends: resolves after `stop()`, rejects if it failed. */
+  readonly done: Promise<void>;
+  /** Subscribes to one kind of event (or every event, with `"*"`); returns the unsubscribe. */
+  on<T extends ProcessorEventType>(type: T, listener: ProcessorListener<T>): () => void;
+  /** Subscribes to every event; returns the unsubscribe. */
+  on(type: "*", listener: (event: ProcessorEvent) => void): () => void;
+  /** Pauses a partition until `resume`, whatever its mailbox does; survives rebalances. */
+  pause(partition: TopicPartition): void;
+  /** Undoes `pause`. */
+  resume(partition: TopicPartition): void;
+}
+
+/**
+ * Creates a stream processor: a supervisor that spawns one actor per assigned partition,
+ * each processing its partition's messages in order and committing only what it processed.
+ * Options are checked here, before anything connects; `start()` connects.
+ *
+ * @example
+ * ```ts ignore
+ * import { createProcessor } from "@troupe/troupe";
+ *
+ * const processor = createProcessor({
+ *   brokers: ["127.0.0.1:9092"],
+ *   groupId: "billing",
+ *   topics: ["orders"],
+ *   valueCodec: "json",
+ *   handler: async (message) => {
+ *     await bill(message.value);
+ *   },
+ * });
+ * await processor.start();
+ * Deno.addSignalListener("SIGINT", () => processor.stop());
+ * await processor.done;
+ * ```
+ *
+ * @throws {ConfigError} when an option is missing or invalid.
+ */
+export function createProcessor<K = string, V = Uint8Array>(
+  options: ProcessorOptions<K, V>,
+): Processor {
+  const resolved = resolveProcessorOptions(options);
+  const kafka = createKafkaClient(resolved.connection);
+
+  let state: ProcessorState = "idle";
+  let joins = 0;
+  let failure: Error | undefined;
+  let commitTimer: ReturnType<typeof setInterval> | undefined;
+  let starting: Promise<void> | undefined;
+  let ending: Promise<void> | undefined;
+  const listeners = new Map<string, Set<(event: ProcessorEvent) => void>>();
+  const done = Promise.withResolvers<void>();
+  // A failure is reported through `done`; nobody is forced to watch it.
+  done.promise.catch(() => {});
+
+  const emit = (event: ProcessorEvent) => {
+    for (const key of [event.type, "*"]) {
+      const set = listeners.get(key);
+      if (!set) continue;
+      for (const listener of set) {
+        try {
+          listener(event);
+        } catch (error) {
+          log.error("a {type} listener threw: {error}", {
+            type: event.type,
+            error: describeError(error),
+          });
+        }
+      }
+    }
+  };
+
+  const loop = new ConsumerLoop(kafka, resolved, {
+    joined(memberId, assignment) {
+      joins++;
+      const partitions = Object.entries(assignment).flatMap(([topic, list]) =>
+        list.map((partition) => ({ topic, partition }))
+      );
+      log.info("joined group {groupId} as {memberId} with {count} partition(s)", {
+        groupId: resolved.groupId,
+        memberId,
+        count: partitions.length,
+      });
+      emit({ type: "joined", memberId, assignment: partitions });
+    },
+    rebalancing() {
+      log.info("group {groupId} is rebalancing", { groupId: resolved.groupId });
+      emit({ type: "rebalancing" });
+    },
+    crashed(error, restarting) {
+      log.error("the Kafka consumer crashed ({what}): {error}", {
+        what: restarting ? "KafkaJS restarts it" : "for good",
+        error: describeError(error),
+      });
+      emit({ type: "consumer-crashed", error, restarting });
+      if (!restarting && (state === "running" || state === "starting")) {
+        void end(new KafkaConnectionError("the Kafka consumer failed", error));
+      }
+    },
+  });
+  const supervisor = new Supervisor<K, V>(resolved, loop, emit, (error: EscalationError) => {
+    void end(error);
+  });
+  loop.attach(supervisor);
+
+  /** Brings everything down, gracefully; `error` makes it a failure. */
+  const end = (error?: Error): Promise<void> => {
+    if (ending) return ending;
+    const wasRunning = state === "running" || state === "starting";
+    state = "stopping";
+    clearInterval(commitTimer);
+    ending = (async () => {
+      if (wasRunning) {
+        await supervisor.stop(resolved.shutdownTimeoutMs, error ? "escalation" : "stop");
+      }
+      await loop.stop().catch((stopError) =>
+        log.warn("leaving the group failed: {error}", { error: describeError(stopError) })
+      );
+      if (error) {
+        failure = error;
+        state = "failed";
+        log.error("processor failed: {error}", { error: describeError(error) });
+        emit({ type: "processor-failed", error });
+        done.reject(error);
+      } else {
+        state = "stopped";
+        log.info("processor stopped");
+        emit({ type: "processor-stopped" });
+        done.resolve();
+      }
+    })();
+    return ending;
+  };
+
+  const processor: Processor = {
+    start() {
+      if (starting) return starting;
+      if (state !== "idle") return Promise.reject(new Error(`cannot start a ${state} processor`));
+      state = "starting";
+      starting = (async () => {
+        try {
+          await loop.start();
+        } catch (error) {
+          const reason = error instanceof Error ? error : new Error(String(error));
+          await end(reason);
+          throw reason;
+        }
+        if (state !== "starting") return; // stopped while starting
+        state = "running";
+        commitTimer = setInterval(
+          () => void supervisor.commit("interval"),
+          resolved.commitIntervalMs,
+        );
+      })();
+      return starting;
+    },
+    async stop() {
+      if (state === "idle") {
+        state = "stopped";
+        done.resolve();
+        return;
+      }
+      if (starting) await starting.catch(() => {});
+      await end();
+    },
+    status() {
+      const partitions = supervisor.status();
+      let processed = 0;
+      let restarts = 0;
+      let mailboxSize = 0;
+      for (const row of partitions) {
+        processed += row.processed;
+        restarts += row.restarts;
+        mailboxSize += row.mailboxSize;
+      }
+      return {
+        state,
+        groupId: resolved.groupId,
+        memberId: loop.memberId,
+        joins,
+        partitions,
+        totals: { processed, restarts, mailboxSize },
+        error: failure ? describeError(failure) : null,
+      };
+    },
+    done: done.promise,
+    on(type: string, listener: (event: never) => void) {
+      let set = listeners.get(type);
+      if (!set) listeners.set(type, set = new Set());
+      const entry = listener as (event: ProcessorEvent) => void;
+      set.add(entry);
+      return () => void set.delete(entry);
+    },
+    pause({ topic, partition }) {
+      supervisor.pause(topic, partition);
+    },
+    resume({ topic, partition }) {
+      supervisor.resume(topic, partition);
+    },
+    [Symbol.asyncDispose]() {
+      return processor.stop();
+    },
+  };
+  return processor;
+}

@@ -1,0 +1,566 @@
+/**
+ * The supervisor: one actor per assigned partition, their restarts, and the offsets that
+ * may be committed because they were really processed.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { KafkaMessage } from "kafkajs";
+import { Actor, type ActorState } from "../actors/actor.ts";
+import { backoffDelay, sleep } from "../actors/backoff.ts";
+import { Mailbox } from "../actors/mailbox.ts";
+import { RestartIntensity } from "../actors/restart_intensity.ts";
+import { type MessageCodecs, ReceivedMessage } from "../kafka/message.ts";
+import {
+  type CommitReason,
+  describeError,
+  EscalationError,
+  type ProcessorEvent,
+  type TopicPartition,
+  type TopicPartitionOffset,
+} from "./events.ts";
+import { OffsetTracker } from "./offset_tracker.ts";
+import type { HandlerContext, ResolvedProcessorOptions } from "./options.ts";
+
+const log = getLogger(["troupe", "supervisor"]);
+const handlerLog = getLogger(["troupe", "handler"]);
+
+/** What the supervisor needs from the consumer loop. */
+export interface FetchControl {
+  /** Stop fetching a partition. */
+  pause(topic: string, partition: number): void;
+  /** Fetch a partition again. */
+  resume(topic: string, partition: number): void;
+  /** Commit offsets (the next offset to read, per partition); rejects when the broker refuses. */
+  commit(offsets: TopicPartitionOffset[]): Promise<void>;
+}
+
+/** A snapshot of one assigned partition, as `processor.status()` shows it. */
+export interface PartitionStatus extends TopicPartition {
+  /** Assignment epoch of its current actor. */
+  readonly epoch: number;
+  /** Its actor's state. */
+  readonly actor: ActorState;
+  /** Highest offset processed since it was assigned, or `null`. */
+  readonly processedOffset: number | null;
+  /** Offset the group last committed for it (the next to read), or `null` if none yet. */
+  readonly committedOffset: number | null;
+  /** Messages waiting in its mailbox, the one in hand included. */
+  readonly mailboxSize: number;
+  /** True when its fetching is paused. */
+  readonly paused: boolean;
+  /** Why it is paused: its mailbox is full, or a user paused it. */
+  readonly pausedBy: { readonly backpressure: boolean; readonly user: boolean };
+  /** Messages processed since it was assigned. */
+  readonly processed: number;
+  /** Times its actor was restarted since it was assigned. */
+  readonly restarts: number;
+  /** The last handler error, or `null`. */
+  readonly lastError: string | null;
+}
+
+/** One assigned partition: its mailbox, its actor, and the offsets it processed. */
+interface Slot<K, V> {
+  readonly topic: string;
+  readonly partition: number;
+  epoch: number;
+  readonly mailbox: Mailbox<ReceivedMessage<K, V>>;
+  actor: Actor<ReceivedMessage<K, V>>;
+  tracker: OffsetTracker;
+  /** Lowest offset accepted from a fetch: everything below was already taken. */
+  nextOffset: number;
+  backpressured: boolean;
+  userPaused: boolean;
+  closing: boolean;
+  readonly intensity: RestartIntensity;
+  /** Crashes since the last message processed: drives the restart backoff. */
+  consecutiveCrashes: number;
+  restarts: number;
+  processed: number;
+  lastError: unknown;
+  restartTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Aborted when the message in hand overstays a shutdown or revocation deadline. */
+  abort: AbortController;
+}
+
+/** Called when the supervisor gives up (restart intensity exceeded). */
+export type EscalationHandler = (error: EscalationError) => void;
+
+/**
+ * Owns one actor per assigned topic-partition and everything around it: spawning on
+ * assignment, stopping on revocation, restarts with backoff and restart intensity, the
+ * backpressure pauses, and committing the offsets the actors really processed.
+ *
+ * It knows nothing of KafkaJS: the consumer loop calls `assign`, `deliver` and the rebalance
+ * hooks, and gives it a {@linkcode FetchControl}.
+ *
+ * @example
+ * ```ts ignore
+ * const supervisor = new Supervisor(resolvedOptions, fetchControl, emit, onEscalation);
+ * supervisor.assign({ orders: [0, 1] });
+ * supervisor.deliver("orders", 0, batch.messages);
+ * await supervisor.commit("interval");
+ * ```
+ */
+export class Supervisor<K, V> {
+  #options: ResolvedProcessorOptions<K, V>;
+  #control: FetchControl;
+  #emit: (event: ProcessorEvent) => void;
+  #onEscalation: EscalationHandler;
+  #codecs: MessageCodecs<K, V>;
+  #slots = new Map<string, Map<number, Slot<K, V>>>();
+  /** Actors of revoked partitions still finishing their message in hand. */
+  #leaving = new Map<string, Promise<void>>();
+  #userPaused = new Set<string>();
+  #epoch = 0;
+  #stopping = false;
+  #commitChain: Promise<void> = Promise.resolve();
+
+  /**
+   * Creates a supervisor with no partitions.
+   *
+   * @param options The processor's resolved options.
+   * @param control Pause, resume and commit, provided by the consumer loop.
+   * @param emit Receives lifecycle events.
+   * @param onEscalation Called once when the restart intensity of an actor is exceeded.
+   */
+  constructor(
+    options: ResolvedProcessorOptions<K, V>,
+    control: FetchControl,
+    emit: (event: ProcessorEvent) => void,
+    onEscalation: EscalationHandler,
+  ) {
+    this.#options = options;
+    this.#control = control;
+    this.#emit = emit;
+    this.#onEscalation = onEscalation;
+    this.#codecs = { key: options.keyCodec, value: options.valueCodec };
+  }
+
+  /** The partitions currently assigned, in no particular order. */
+  assigned(): TopicPartition[] {
+    const assigned: TopicPartition[] = [];
+    for (const [topic, partitions] of this.#slots) {
+      for (const partition of partitions.keys()) assigned.push({ topic, partition });
+    }
+    return assigned;
+  }
+
+  /**
+   * Applies a new assignment (the group's, after every join): revoked partitions' actors stop
+   * (the message in hand may finish, queued ones are dropped), retained ones carry on,
+   * new ones get an actor. Fetch pauses are re-applied, since a restarted KafkaJS consumer
+   * forgets them.
+   */
+  assign(assignment: Readonly<Record<string, readonly number[]>>): void {
+    const wanted = new Map<string, Set<number>>();
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      wanted.set(topic, new Set(partitions));
+    }
+    for (const slot of this.#allSlots()) {
+      if (!wanted.get(slot.topic)?.has(slot.partition)) this.#revoke(slot);
+    }
+    for (const [topic, partitions] of wanted) {
+      for (const partition of partitions) {
+        const slot = this.#slot(topic, partition);
+        if (slot) {
+          if (!this.#stopping && !slot.userPaused) slot.actor.release();
+        } else if (!this.#stopping) {
+          this.#spawn(topic, partition);
+        }
+      }
+    }
+    for (const slot of this.#allSlots()) this.#applyPause(slot);
+  }
+
+  /**
+   * Puts a fetched batch in its partition's mailbox, skipping offsets already taken (KafkaJS
+   * fetches retained partitions again from the committed offset after a rebalance), and
+   * pauses the partition's fetching when its mailbox is full.
+   */
+  deliver(topic: string, partition: number, messages: readonly KafkaMessage[]): void {
+    const slot = this.#slots.get(topic)?.get(partition);
+    if (slot === undefined || slot.closing || messages.length === 0) return;
+    const { mailbox } = slot;
+    const codecs = this.#codecs;
+    let next = slot.nextOffset;
+    for (let i = 0; i < messages.length; i++) {
+      const raw = messages[i];
+      const offset = Number(raw.offset);
+      if (offset < next) continue;
+      mailbox.push(new ReceivedMessage(topic, partition, offset, raw, codecs));
+      next = offset + 1;
+    }
+    slot.nextOffset = next;
+    if (!slot.backpressured && mailbox.full) {
+      slot.backpressured = true;
+      this.#applyPause(slot);
+      this.#emit({ type: "partition-paused", topic, partition, reason: "backpressure" });
+    }
+  }
+
+  /**
+   * A rebalance was signalled and the group waits for us: stop every actor from taking new
+   * messages, let the messages in hand finish (at most `drainMs`), and commit what was
+   * processed while this member still owns its partitions.
+   */
+  async prepareForRebalance(drainMs: number): Promise<void> {
+    const idle = Promise.all(this.#allSlots().map((slot) => slot.actor.hold()));
+    await raceTimeout(idle, drainMs);
+    await this.commit("rebalance");
+  }
+
+  /**
+   * A rebalance began without waiting for us (KafkaJS does not await listeners): hold every
+   * actor and commit what was processed so far, best effort.
+   */
+  rebalanceStarted(): void {
+    for (const slot of this.#allSlots()) void slot.actor.hold();
+    void this.commit("rebalance");
+  }
+
+  /** The KafkaJS consumer restarted after a crash and left the group: hold until it rejoins. */
+  consumerRestarting(): void {
+    for (const slot of this.#allSlots()) void slot.actor.hold();
+  }
+
+  /** Pauses a partition on a user's request, alongside the supervisor's own pauses. */
+  pause(topic: string, partition: number): void {
+    const key = partitionKey(topic, partition);
+    if (this.#userPaused.has(key)) return;
+    this.#userPaused.add(key);
+    const slot = this.#slot(topic, partition);
+    if (slot) {
+      slot.userPaused = true;
+      this.#applyPause(slot);
+      void slot.actor.hold();
+    }
+    this.#emit({ type: "partition-paused", topic, partition, reason: "user" });
+  }
+
+  /** Undoes {@linkcode Supervisor.pause}. */
+  resume(topic: string, partition: number): void {
+    const key = partitionKey(topic, partition);
+    if (!this.#userPaused.delete(key)) return;
+    const slot = this.#slot(topic, partition);
+    if (slot) {
+      slot.userPaused = false;
+      this.#applyPause(slot);
+      if (!this.#stopping) slot.actor.release();
+    }
+    this.#emit({ type: "partition-resumed", topic, partition, reason: "user" });
+  }
+
+  /**
+   * Commits, for every partition whose commit point moved, the offset after its highest
+   * contiguous processed one. Commits run one after another; a refusal because the group is
+   * rebalancing is reported, not thrown.
+   */
+  commit(reason: CommitReason): Promise<void> {
+    const next = this.#commitChain.then(() => this.#commitNow(reason));
+    this.#commitChain = next.catch(() => {});
+    return next;
+  }
+
+  /**
+   * Graceful stop: no actor takes a new message, those in hand get `deadlineMs` to finish
+   * (then their abort signal fires), processed offsets are committed, actors end.
+   */
+  async stop(deadlineMs: number, reason: CommitReason = "stop"): Promise<void> {
+    this.#stopping = true;
+    const slots = this.#allSlots();
+    for (const slot of slots) {
+      clearTimeout(slot.restartTimer);
+      slot.restartTimer = undefined;
+      this.#control.pause(slot.topic, slot.partition);
+    }
+    const idle = Promise.all(slots.map((slot) => slot.actor.hold()));
+    if (!(await raceTimeout(idle, deadlineMs))) {
+      const busy = slots.filter((slot) => slot.actor.inHand !== undefined);
+      log.warn("{count} message(s) still in hand after {deadlineMs} ms; aborting them", {
+        count: busy.length,
+        deadlineMs,
+      });
+      for (const slot of busy) slot.abort.abort();
+    }
+    await this.commit(reason);
+    for (const slot of slots) {
+      slot.closing = true;
+      void slot.actor.stop().then(() => this.#actorStopped(slot, slot.epoch));
+    }
+  }
+
+  /** A snapshot of every assigned partition, sorted by topic then partition. */
+  status(): PartitionStatus[] {
+    const rows: PartitionStatus[] = [];
+    for (const slot of this.#allSlots()) {
+      const tracker = slot.tracker;
+      rows.push({
+        topic: slot.topic,
+        partition: slot.partition,
+        epoch: slot.epoch,
+        actor: slot.actor.state,
+        processedOffset: tracker.lastProcessed >= 0 ? tracker.lastProcessed : null,
+        committedOffset: tracker.committed >= 0 ? tracker.committed : null,
+        mailboxSize: slot.mailbox.size,
+        paused: slot.backpressured || slot.userPaused,
+        pausedBy: { backpressure: slot.backpressured, user: slot.userPaused },
+        processed: slot.processed,
+        restarts: slot.restarts,
+        lastError: slot.lastError === undefined ? null : describeError(slot.lastError),
+      });
+    }
+    return rows.sort((a, b) =>
+      a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition
+    );
+  }
+
+  #slot(topic: string, partition: number): Slot<K, V> | undefined {
+    return this.#slots.get(topic)?.get(partition);
+  }
+
+  #allSlots(): Slot<K, V>[] {
+    const slots: Slot<K, V>[] = [];
+    for (const partitions of this.#slots.values()) slots.push(...partitions.values());
+    return slots;
+  }
+
+  #applyPause(slot: Slot<K, V>): void {
+    if (slot.backpressured || slot.userPaused || this.#stopping) {
+      this.#control.pause(slot.topic, slot.partition);
+    } else {
+      this.#control.resume(slot.topic, slot.partition);
+    }
+  }
+
+  #spawn(topic: string, partition: number): void {
+    const epoch = ++this.#epoch;
+    const options = this.#options;
+    const userPaused = this.#userPaused.has(partitionKey(topic, partition));
+    const mailbox = new Mailbox<ReceivedMessage<K, V>>({
+      capacity: options.mailboxCapacity,
+      lowWatermark: options.mailboxLowWatermark,
+      onLowWatermark: () => {
+        if (!slot.backpressured) return;
+        slot.backpressured = false;
+        if (slot.closing) return;
+        this.#applyPause(slot);
+        this.#emit({ type: "partition-resumed", topic, partition, reason: "backpressure" });
+      },
+    });
+    const slot: Slot<K, V> = {
+      topic,
+      partition,
+      epoch,
+      mailbox,
+      actor: undefined as unknown as Actor<ReceivedMessage<K, V>>,
+      tracker: new OffsetTracker(epoch),
+      nextOffset: -1,
+      backpressured: false,
+      userPaused,
+      closing: false,
+      intensity: new RestartIntensity(options.restart),
+      consecutiveCrashes: 0,
+      restarts: 0,
+      processed: 0,
+      lastError: undefined,
+      restartTimer: undefined,
+      abort: new AbortController(),
+    };
+    slot.actor = this.#newActor(slot, epoch);
+    let partitions = this.#slots.get(topic);
+    if (!partitions) this.#slots.set(topic, partitions = new Map());
+    partitions.set(partition, slot);
+    this.#emit({ type: "partition-assigned", topic, partition, epoch });
+
+    const start = () => {
+      if (slot.closing) return;
+      if (slot.userPaused) void slot.actor.hold();
+      slot.actor.start();
+      this.#emit({ type: "actor-started", topic, partition, epoch });
+    };
+    // No message is processed by two live actors: wait for a revoked predecessor to finish.
+    const leaving = this.#leaving.get(partitionKey(topic, partition));
+    if (leaving) leaving.then(start);
+    else start();
+  }
+
+  #newActor(slot: Slot<K, V>, epoch: number): Actor<ReceivedMessage<K, V>> {
+    const { handler, retry } = this.#options;
+    const context: { -readonly [P in keyof HandlerContext]: HandlerContext[P] } = {
+      topic: slot.topic,
+      partition: slot.partition,
+      attempt: 1,
+      signal: slot.abort.signal,
+      log: handlerLog,
+    };
+    return new Actor<ReceivedMessage<K, V>>({
+      mailbox: slot.mailbox,
+      process: (message, attempt) => {
+        context.attempt = attempt;
+        return handler(message, context);
+      },
+      processed: (message) => {
+        if (slot.tracker.complete(epoch, message.offset)) {
+          slot.processed++;
+          slot.consecutiveCrashes = 0;
+        }
+      },
+      crashed: (message, error) => this.#crashed(slot, epoch, message.offset, error),
+      retry: retry.maxAttempts > 1 ? retry : undefined,
+    });
+  }
+
+  #crashed(slot: Slot<K, V>, epoch: number, offset: number, error: unknown): void {
+    if (slot.epoch !== epoch || slot.closing || this.#stopping) return;
+    const { topic, partition } = slot;
+    slot.lastError = error;
+    const restartsInWindow = slot.intensity.count();
+    if (!slot.intensity.allow()) {
+      log.error(
+        "actor of {topic}[{partition}] exceeded its restart intensity at offset {offset}: {error}",
+        { topic, partition, offset, error: describeError(error) },
+      );
+      this.#emit({
+        type: "actor-crashed",
+        topic,
+        partition,
+        offset,
+        error,
+        restartsInWindow,
+        restartInMs: null,
+      });
+      this.#onEscalation(
+        new EscalationError(
+          { topic, partition, offset },
+          restartsInWindow,
+          this.#options.restart.withinMs,
+          error,
+        ),
+      );
+      return;
+    }
+    const delay = backoffDelay(++slot.consecutiveCrashes, this.#options.restart.backoff);
+    log.warn(
+      "actor of {topic}[{partition}] crashed at offset {offset}; restarting in {delay} ms: {error}",
+      { topic, partition, offset, delay, error: describeError(error) },
+    );
+    this.#emit({
+      type: "actor-crashed",
+      topic,
+      partition,
+      offset,
+      error,
+      restartsInWindow,
+      restartInMs: delay,
+    });
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      if (slot.epoch !== epoch || slot.closing || this.#stopping) return;
+      slot.restarts++;
+      slot.actor.restart();
+      this.#emit({ type: "actor-restarted", topic, partition, offset, restarts: slot.restarts });
+    }, delay);
+  }
+
+  #revoke(slot: Slot<K, V>): void {
+    const { topic, partition, epoch } = slot;
+    this.#slots.get(topic)?.delete(partition);
+    if (this.#slots.get(topic)?.size === 0) this.#slots.delete(topic);
+    slot.closing = true;
+    clearTimeout(slot.restartTimer);
+    slot.restartTimer = undefined;
+    const dropped = slot.mailbox.clear();
+    const key = partitionKey(topic, partition);
+    const deadline = setTimeout(() => slot.abort.abort(), this.#options.shutdownTimeoutMs);
+    const leaving = slot.actor.stop().then(() => {
+      clearTimeout(deadline);
+      if (this.#leaving.get(key) === leaving) this.#leaving.delete(key);
+      this.#actorStopped(slot, epoch);
+    });
+    this.#leaving.set(key, leaving);
+    this.#emit({ type: "partition-revoked", topic, partition, epoch, dropped });
+  }
+
+  #actorStopped(slot: Slot<K, V>, epoch: number): void {
+    this.#emit({ type: "actor-stopped", topic: slot.topic, partition: slot.partition, epoch });
+  }
+
+  async #commitNow(reason: CommitReason): Promise<void> {
+    const pending: { tracker: OffsetTracker; offset: TopicPartitionOffset }[] = [];
+    for (const slot of this.#allSlots()) {
+      const tracker = slot.tracker;
+      if (!tracker.needsCommit) continue;
+      pending.push({
+        tracker,
+        offset: { topic: slot.topic, partition: slot.partition, offset: tracker.commitPoint },
+      });
+    }
+    if (pending.length === 0) return;
+    const offsets = pending.map((entry) => entry.offset);
+    const started = performance.now();
+    try {
+      await this.#control.commit(offsets);
+    } catch (error) {
+      const rebalance = isRebalanceError(error);
+      if (rebalance) {
+        log.info("commit ({reason}) refused while the group rebalances: {error}", {
+          reason,
+          error: describeError(error),
+        });
+      } else {
+        log.warn("commit ({reason}) failed, will retry: {error}", {
+          reason,
+          error: describeError(error),
+        });
+      }
+      this.#emit({ type: "commit-failed", reason, error, rebalance });
+      return;
+    }
+    for (const { tracker, offset } of pending) tracker.markCommitted(offset.offset);
+    this.#emit({
+      type: "offsets-committed",
+      reason,
+      offsets,
+      durationMs: performance.now() - started,
+    });
+  }
+}
+
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+/** Resolves true if `promise` settles within `ms`, false otherwise. */
+async function raceTimeout(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const timeout = new AbortController();
+  const expired = sleep(ms, timeout.signal).then(() => false);
+  try {
+    return await Promise.race([promise.then(() => true), expired]);
+  } finally {
+    timeout.abort();
+  }
+}
+
+const REBALANCE_ERRORS = new Set([
+  "REBALANCE_IN_PROGRESS",
+  "ILLEGAL_GENERATION",
+  "UNKNOWN_MEMBER_ID",
+  "NOT_COORDINATOR_FOR_GROUP",
+  "FENCED_INSTANCE_ID",
+]);
+
+/**
+ * True for the broker's answers that mean "the group moved on": a rebalance, not data loss.
+ *
+ * @example
+ * ```ts
+ * import { isRebalanceError } from "./supervisor.ts";
+ * console.log(isRebalanceError({ type: "ILLEGAL_GENERATION" })); // true
+ * ```
+ */
+export function isRebalanceError(error: unknown): boolean {
+  return error !== null && typeof error === "object" &&
+    REBALANCE_ERRORS.has(String((error as { type?: unknown }).type));
+}
