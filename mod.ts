@@ -8,13 +8,13 @@
  *
  * @example Process JSON orders
  * ```ts ignore
- * import { createProcessor } from "@troupe/troupe";
+ * import { createProcessor, json } from "@troupe/troupe";
  *
- * const processor = createProcessor<string, { id: number; total: number }>({
+ * const processor = createProcessor({
  *   brokers: ["127.0.0.1:9092"],
  *   groupId: "billing",
  *   topics: ["orders"],
- *   valueCodec: "json",
+ *   valueCodec: json<{ id: number; total: number }>(),
  *   handler: (message) => {
  *     console.log(message.partition, message.offset, message.value?.total);
  *   },
@@ -35,7 +35,6 @@ export {
   type ProcessorStatus,
 } from "./supervisor/processor.ts";
 export {
-  ConfigError,
   type ConsumerSettings,
   type Handler,
   type HandlerContext,
@@ -46,9 +45,7 @@ export {
 } from "./supervisor/options.ts";
 export {
   type CommitReason,
-  describeError,
   EscalationError,
-  KafkaConnectionError,
   type PauseReason,
   type ProcessorEvent,
   type ProcessorEventOf,
@@ -56,11 +53,30 @@ export {
   type TopicPartition,
   type TopicPartitionOffset,
 } from "./supervisor/events.ts";
+export { ConfigError, describeError, KafkaConnectionError } from "./kafka/errors.ts";
+export {
+  createProducer,
+  ProduceError,
+  type Producer,
+  ProducerClosedError,
+  type ProducerOptions,
+  type ProducerRecord,
+  type RecordMetadata,
+} from "./kafka/producer.ts";
 export type { PartitionStatus } from "./supervisor/supervisor.ts";
 export type { ActorState } from "./actors/actor.ts";
 export type { BackoffOptions } from "./actors/backoff.ts";
 export type { Headers, Message } from "./kafka/message.ts";
-export { bytes, type Codec, type CodecName, DecodeError, json, string } from "./kafka/codec.ts";
+export {
+  bytes,
+  type Codec,
+  type CodecName,
+  type CodecSpec,
+  type Decoded,
+  DecodeError,
+  json,
+  string,
+} from "./kafka/codec.ts";
 export type {
   ClientRetryOptions,
   ConnectionOptions,

@@ -33,6 +33,20 @@ export interface Codec<T> {
 /** The built-in codecs, by name. */
 export type CodecName = "json" | "string" | "bytes";
 
+/** A codec given by name or as an object, as options accept it. */
+export type CodecSpec = CodecName | Codec<unknown>;
+
+/**
+ * The type a codec spec decodes to: `"string"` gives `string`, `"bytes"` gives `Uint8Array`,
+ * `"json"` gives `unknown` (use `json<T>()` for a typed JSON codec), a codec object its own
+ * type.
+ */
+export type Decoded<C> = C extends Codec<infer T> ? T
+  : C extends "string" ? string
+  : C extends "bytes" ? Uint8Array
+  : C extends "json" ? unknown
+  : never;
+
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -95,15 +109,15 @@ export function bytes(): Codec<Uint8Array> {
  *
  * @throws {TypeError} naming `option` when `codec` is neither.
  */
-export function resolveCodec<T>(codec: Codec<T> | CodecName, option: string): Codec<T> {
-  if (codec === "json") return json<T>();
-  if (codec === "string") return string() as unknown as Codec<T>;
-  if (codec === "bytes") return bytes() as unknown as Codec<T>;
+export function resolveCodec<C extends CodecSpec>(codec: C, option: string): Codec<Decoded<C>> {
+  if (codec === "json") return json() as Codec<Decoded<C>>;
+  if (codec === "string") return string() as Codec<Decoded<C>>;
+  if (codec === "bytes") return bytes() as Codec<Decoded<C>>;
   if (
     codec !== null && typeof codec === "object" && typeof codec.decode === "function" &&
     typeof codec.encode === "function"
   ) {
-    return codec;
+    return codec as Codec<Decoded<C>>;
   }
   throw new TypeError(
     `${option} must be "json", "string", "bytes" or a codec object with encode() and ` +

@@ -8,7 +8,8 @@ import { getLogger } from "@logtape/logtape";
 import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import { sleep } from "../actors/backoff.ts";
 import { createKafkaClient } from "../kafka/client.ts";
-import { describeError, KafkaConnectionError, type TopicPartitionOffset } from "./events.ts";
+import { describeError, KafkaConnectionError } from "../kafka/errors.ts";
+import type { TopicPartitionOffset } from "./events.ts";
 import type { ResolvedProcessorOptions } from "./options.ts";
 import type { FetchControl, Supervisor } from "./supervisor.ts";
 

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { describeError } from "../kafka/errors.ts";
+
 /** A topic-partition. */
 export interface TopicPartition {
   /** Topic name. */
@@ -125,41 +127,4 @@ export class EscalationError extends Error {
     this.offset = where.offset;
     this.restarts = restarts;
   }
-}
-
-/**
- * The processor could not reach Kafka, or its Kafka consumer failed for good.
- *
- * @example
- * ```ts ignore
- * await processor.start().catch((error) => {
- *   if (error instanceof KafkaConnectionError) console.error(error.message);
- * });
- * ```
- */
-export class KafkaConnectionError extends Error {
-  /**
-   * Creates the error.
-   *
-   * @param message What happened.
-   * @param cause KafkaJS's error.
-   */
-  constructor(message: string, cause?: unknown) {
-    super(cause === undefined ? message : `${message}: ${describeError(cause)}`, { cause });
-    this.name = "KafkaConnectionError";
-  }
-}
-
-/**
- * `"Name: message"` for an error, `String(value)` for anything else.
- *
- * @example
- * ```ts
- * import { describeError } from "./events.ts";
- * console.log(describeError(new TypeError("bad"))); // "TypeError: bad"
- * ```
- */
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }

@@ -7,7 +7,8 @@
 import { type Backoff, type BackoffOptions, resolveBackoff } from "../actors/backoff.ts";
 import type { RestartIntensityOptions } from "../actors/restart_intensity.ts";
 import { type ConnectionOptions, parseBrokers } from "../kafka/client.ts";
-import { type Codec, type CodecName, resolveCodec } from "../kafka/codec.ts";
+import { type Codec, type CodecSpec, type Decoded, resolveCodec } from "../kafka/codec.ts";
+import { ConfigError } from "../kafka/errors.ts";
 import type { Message } from "../kafka/message.ts";
 
 /** Where a handler logs: LogTape's `troupe.handler` category (a subset of its `Logger`). */
@@ -105,22 +106,26 @@ export interface RetryOptions {
  * Options of {@linkcode createProcessor}. `brokers`, `groupId`, `topics` and `handler` are
  * required; every other field has the default its documentation gives.
  *
- * @typeParam K Decoded key type (from `keyCodec`).
- * @typeParam V Decoded value type (from `valueCodec`).
+ * @typeParam KC The key codec (its name or object); keys decode to its type.
+ * @typeParam VC The value codec (its name or object); values decode to its type.
  */
-export interface ProcessorOptions<K = string, V = Uint8Array> extends ConnectionOptions {
+export interface ProcessorOptions<KC extends CodecSpec = "string", VC extends CodecSpec = "bytes">
+  extends ConnectionOptions {
   /** Consumer group id. Required. */
   groupId: string;
   /** Topics to read: a name, a RegExp, or a list of both. Required. */
   topics: string | RegExp | readonly (string | RegExp)[];
   /** Processes each message. Required. */
-  handler: Handler<K, V>;
+  handler: Handler<Decoded<KC>, Decoded<VC>>;
   /** With no committed offset, start from the earliest (true) or latest (false) offset. Default: false. */
   fromBeginning?: boolean;
   /** Key codec. Default: `"string"`. */
-  keyCodec?: Codec<K> | CodecName;
-  /** Value codec. Default: `"bytes"`. */
-  valueCodec?: Codec<V> | CodecName;
+  keyCodec?: KC;
+  /**
+   * Value codec: `"json"`, `"string"`, `"bytes"`, or a codec such as `json<Order>()` (which
+   * types `message.value`). Default: `"bytes"`.
+   */
+  valueCodec?: VC;
   /** Messages a partition's mailbox holds before its fetching pauses. Default: 1 000. */
   mailboxCapacity?: number;
   /** Mailbox size at or below which a paused partition is fetched again. Default: half the capacity. */
@@ -156,36 +161,6 @@ export interface ResolvedProcessorOptions<K, V> {
   readonly shutdownTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly consumer: Required<Omit<ConsumerSettings, "rackId">> & { rackId: string | undefined };
-}
-
-/**
- * An option that is missing or out of range. Thrown by `createProcessor` (and the other
- * factories) before anything connects; `option` names the culprit.
- *
- * @example
- * ```ts ignore
- * try {
- *   createProcessor({ ...options, mailboxCapacity: 0 });
- * } catch (error) {
- *   if (error instanceof ConfigError) console.error(error.option); // "mailboxCapacity"
- * }
- * ```
- */
-export class ConfigError extends Error {
-  /** The option at fault, e.g. `"consumer.sessionTimeout"`. */
-  readonly option: string;
-
-  /**
-   * Creates the error.
-   *
-   * @param option The option at fault.
-   * @param message What is wrong with it.
-   */
-  constructor(option: string, message: string) {
-    super(`invalid option ${option}: ${message}`);
-    this.name = "ConfigError";
-    this.option = option;
-  }
 }
 
 function integer(value: unknown, option: string, min: number, fallback: number): number {
@@ -225,9 +200,9 @@ const isDecodeError = (error: unknown) => error instanceof Error && error.name =
  *
  * @throws {ConfigError} naming the first invalid option.
  */
-export function resolveProcessorOptions<K, V>(
-  options: ProcessorOptions<K, V>,
-): ResolvedProcessorOptions<K, V> {
+export function resolveProcessorOptions<KC extends CodecSpec, VC extends CodecSpec>(
+  options: ProcessorOptions<KC, VC>,
+): ResolvedProcessorOptions<Decoded<KC>, Decoded<VC>> {
   if (options === null || typeof options !== "object") {
     throw new ConfigError("options", "createProcessor needs an options object");
   }
@@ -348,11 +323,11 @@ export function resolveProcessorOptions<K, V>(
     fromBeginning: options.fromBeginning ?? false,
     keyCodec: guard(
       "keyCodec",
-      () => resolveCodec<K>(options.keyCodec ?? ("string" as CodecName), "keyCodec"),
+      () => resolveCodec(options.keyCodec ?? "string", "keyCodec") as Codec<Decoded<KC>>,
     ),
     valueCodec: guard(
       "valueCodec",
-      () => resolveCodec<V>(options.valueCodec ?? ("bytes" as CodecName), "valueCodec"),
+      () => resolveCodec(options.valueCodec ?? "bytes", "valueCodec") as Codec<Decoded<VC>>,
     ),
     mailboxCapacity,
     mailboxLowWatermark,

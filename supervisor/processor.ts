@@ -7,15 +7,15 @@
 import { getLogger } from "@logtape/logtape";
 import { createKafkaClient } from "../kafka/client.ts";
 import { ConsumerLoop } from "./consumer_loop.ts";
-import {
-  describeError,
-  type EscalationError,
-  KafkaConnectionError,
-  type ProcessorEvent,
-  type ProcessorEventOf,
-  type ProcessorEventType,
-  type TopicPartition,
+import { describeError, KafkaConnectionError } from "../kafka/errors.ts";
+import type {
+  EscalationError,
+  ProcessorEvent,
+  ProcessorEventOf,
+  ProcessorEventType,
+  TopicPartition,
 } from "./events.ts";
+import type { CodecSpec, Decoded } from "../kafka/codec.ts";
 import { type ProcessorOptions, resolveProcessorOptions } from "./options.ts";
 import { type PartitionStatus, Supervisor } from "./supervisor.ts";
 
@@ -85,15 +85,15 @@ export interface Processor extends AsyncDisposable {
  *
  * @example
  * ```ts ignore
- * import { createProcessor } from "@troupe/troupe";
+ * import { createProcessor, json } from "@troupe/troupe";
  *
  * const processor = createProcessor({
  *   brokers: ["127.0.0.1:9092"],
  *   groupId: "billing",
  *   topics: ["orders"],
- *   valueCodec: "json",
+ *   valueCodec: json<{ id: number; total: number }>(),
  *   handler: async (message) => {
- *     await bill(message.value);
+ *     await bill(message.value?.total);
  *   },
  * });
  * await processor.start();
@@ -103,9 +103,11 @@ export interface Processor extends AsyncDisposable {
  *
  * @throws {ConfigError} when an option is missing or invalid.
  */
-export function createProcessor<K = string, V = Uint8Array>(
-  options: ProcessorOptions<K, V>,
+export function createProcessor<KC extends CodecSpec = "string", VC extends CodecSpec = "bytes">(
+  options: ProcessorOptions<KC, VC>,
 ): Processor {
+  type K = Decoded<KC>;
+  type V = Decoded<VC>;
   const resolved = resolveProcessorOptions(options);
   const kafka = createKafkaClient(resolved.connection);
 

@@ -12,9 +12,9 @@ import { backoffDelay, sleep } from "../actors/backoff.ts";
 import { Mailbox } from "../actors/mailbox.ts";
 import { RestartIntensity } from "../actors/restart_intensity.ts";
 import { type MessageCodecs, ReceivedMessage } from "../kafka/message.ts";
+import { describeError } from "../kafka/errors.ts";
 import {
   type CommitReason,
-  describeError,
   EscalationError,
   type ProcessorEvent,
   type TopicPartition,

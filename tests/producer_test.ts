@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { createProducer, json, ProduceError, ProducerClosedError } from "../mod.ts";
+import { createTopic, kafkaClient, testBrokers, uniqueName } from "./_helpers.ts";
+
+/** Reads every record of `topic` back: "partition:offset" -> { key, value }. */
+async function readBack(topic: string, expected: number) {
+  const records = new Map<string, { key: string | null; value: string | null }>();
+  const consumer = kafkaClient().consumer({
+    groupId: uniqueName("read-back"),
+    maxWaitTimeInMs: 100,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const all = Promise.withResolvers<void>();
+  await consumer.run({
+    eachMessage: ({ partition, message }) => {
+      records.set(`${partition}:${message.offset}`, {
+        key: message.key?.toString() ?? null,
+        value: message.value?.toString() ?? null,
+      });
+      if (records.size >= expected) all.resolve();
+      return Promise.resolve();
+    },
+  });
+  const timer = setTimeout(
+    () => all.reject(new Error(`read ${records.size} of ${expected}`)),
+    30_000,
+  );
+  try {
+    await all.promise;
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect();
+  }
+  return records;
+}
+
+Deno.test("producer: 10,000 records from 50 concurrent tasks, each found once at its reported offset", async () => {
+  const topic = uniqueName("producer-concurrent");
+  await createTopic(topic, 4);
+  const producer = createProducer({
+    brokers: testBrokers(),
+    valueCodec: json<{ task: number; n: number }>(),
+  });
+  const reported = new Map<string, string>();
+  await Promise.all(Array.from({ length: 50 }, async (_, task) => {
+    for (let n = 0; n < 200; n++) {
+      const key = `task-${task}-${n}`;
+      const { partition, offset } = await producer.send({ topic, key, value: { task, n } });
+      assert.ok(
+        !reported.has(`${partition}:${offset}`),
+        `two records reported at ${partition}:${offset}`,
+      );
+      reported.set(`${partition}:${offset}`, key);
+    }
+  }));
+  await producer.close();
+
+  const stored = await readBack(topic, 10_000);
+  assert.equal(stored.size, 10_000);
+  for (const [where, key] of reported) {
+    const record = stored.get(where);
+    assert.ok(record, `nothing stored at ${where}`);
+    assert.equal(record.key, key, `at ${where}`);
+    const [, task, n] = key.split("-");
+    assert.deepEqual(JSON.parse(record.value!), { task: Number(task), n: Number(n) });
+  }
+});
+
+Deno.test("producer: flush waits for every send; close flushes and refuses later sends", async () => {
+  const topic = uniqueName("producer-flush");
+  await createTopic(topic, 2);
+  const producer = createProducer({ brokers: testBrokers(), valueCodec: "string", lingerMs: 50 });
+  let acknowledged = 0;
+  const sends = Array.from(
+    { length: 300 },
+    (_, i) => producer.send({ topic, key: `k${i}`, value: `v${i}` }).then(() => acknowledged++),
+  );
+  await producer.flush();
+  assert.equal(acknowledged, 300, "flush resolved before every send was acknowledged");
+  await Promise.all(sends);
+
+  const late = producer.send({ topic, value: "during close" });
+  await producer.close();
+  await late; // sent before close: delivered
+  await assert.rejects(producer.send({ topic, value: "after close" }), ProducerClosedError);
+  const stored = await readBack(topic, 301);
+  assert.equal(stored.size, 301);
+});
+
+Deno.test("producer: a record larger than the topic accepts fails clearly; its neighbours are delivered", async () => {
+  const topic = uniqueName("producer-too-large");
+  await createTopic(topic, 1, testBrokers(), [{ name: "max.message.bytes", value: "2000" }]);
+  const producer = createProducer({ brokers: testBrokers(), valueCodec: "string", lingerMs: 20 });
+  try {
+    const small = [0, 1, 2].map((i) => producer.send({ topic, value: `small ${i}` }));
+    const big = producer.send({ topic, value: "x".repeat(10_000) });
+    const error = await big.then(
+      () => assert.fail("the big record was accepted"),
+      (error) => error,
+    );
+    assert.ok(error instanceof ProduceError, String(error));
+    assert.equal(error.code, "MESSAGE_TOO_LARGE");
+    assert.equal(error.topic, topic);
+    assert.match(error.message, /larger than the broker accepts/);
+    const offsets = (await Promise.all(small)).map((metadata) => metadata.offset).sort();
+    assert.deepEqual(offsets, [0, 1, 2]);
+  } finally {
+    await producer.close();
+  }
+});
