@@ -55,6 +55,17 @@ export {
 } from "./supervisor/events.ts";
 export { ConfigError, describeError, KafkaConnectionError } from "./kafka/errors.ts";
 export {
+  type Admin,
+  type CommittedOffset,
+  createAdmin,
+  type GroupMember,
+  type NewTopic,
+  type PartitionInfo,
+  type PartitionLag,
+  type PartitionOffsets,
+  type TopicInfo,
+} from "./kafka/admin.ts";
+export {
   createProducer,
   ProduceError,
   type Producer,

@@ -92,6 +92,7 @@ export function parseBrokers(brokers: unknown, option = "brokers"): string[] {
     throw new TypeError(`${option} must name at least one broker ("host:port")`);
   }
   for (const entry of parsed) {
+    if (typeof entry === "string" && entry.startsWith(MEMORY_SCHEME)) continue;
     const match = typeof entry === "string" ? /^(.+):(\d{1,5})$/.exec(entry) : null;
     if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
       throw new TypeError(`${option}: ${JSON.stringify(entry)} is not "host:port"`);
@@ -101,6 +102,32 @@ export function parseBrokers(brokers: unknown, option = "brokers"): string[] {
 }
 
 const kafkaJsLogger: Logger = getLogger(["troupe", "kafkajs"]);
+
+/** Broker addresses of this scheme name an in-process cluster instead of a network one. */
+export const MEMORY_SCHEME = "memory://";
+
+const memoryClusters = new Map<string, (options: ConnectionOptions) => Kafka>();
+
+/**
+ * Makes `memory://<name>` broker addresses resolve to a client made by `factory`: the seam
+ * through which the in-memory cluster of `troupe/testing` runs the very same processor and
+ * producer code. Returns the function that removes the registration.
+ *
+ * @example
+ * ```ts ignore
+ * const unregister = registerMemoryCluster("demo", () => memoryClient);
+ * createProcessor({ brokers: "memory://demo", ... });
+ * ```
+ */
+export function registerMemoryCluster(
+  name: string,
+  factory: (options: ConnectionOptions) => Kafka,
+): () => void {
+  memoryClusters.set(name, factory);
+  return () => {
+    if (memoryClusters.get(name) === factory) memoryClusters.delete(name);
+  };
+}
 
 /**
  * KafkaJS log records, sent to LogTape's `troupe.kafkajs` category, one level down: KafkaJS
@@ -137,8 +164,22 @@ function logCreator() {
  * ```
  */
 export function createKafkaClient(options: ConnectionOptions): Kafka {
+  const brokers = parseBrokers(options.brokers);
+  const memory = brokers.find((broker) => broker.startsWith(MEMORY_SCHEME));
+  if (memory !== undefined) {
+    const factory = memoryClusters.get(memory.slice(MEMORY_SCHEME.length));
+    if (!factory) {
+      throw new TypeError(
+        `no in-memory cluster is called ${
+          JSON.stringify(memory)
+        } in this process: start one with ` +
+          "startMemoryKafka() from troupe's testing module",
+      );
+    }
+    return factory(options);
+  }
   return new Kafka({
-    brokers: parseBrokers(options.brokers),
+    brokers,
     clientId: options.clientId ?? "troupe",
     ssl: options.ssl as KafkaConfig["ssl"],
     sasl: options.sasl as SASLOptions | undefined,

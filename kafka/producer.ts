@@ -72,7 +72,10 @@ export interface ProducerOptions<KC extends CodecSpec = "string", VC extends Cod
   lingerMs?: number;
   /** Most records per request. Default: 10 000. */
   maxBatchRecords?: number;
-  /** Requests in flight at once (KafkaJS serialises an idempotent producer per broker). Default: 5. */
+  /**
+   * Requests in flight at once. Default: 1 for an idempotent producer (KafkaJS sends its
+   * requests one at a time per broker anyway, so more would only split batches), else 5.
+   */
   maxInFlight?: number;
   /** Records buffered before `send` waits for room. Default: 100 000. */
   bufferRecords?: number;
@@ -154,6 +157,8 @@ export class ProduceError extends Error {
 interface Pending {
   message: KafkaJsMessage;
   topic: string;
+  /** When it was queued (performance.now()): linger counts from the oldest record. */
+  queuedAt: number;
   resolve: (metadata: RecordMetadata) => void;
   reject: (error: unknown) => void;
 }
@@ -233,7 +238,7 @@ export function createProducer<KC extends CodecSpec = "string", VC extends Codec
   const acks = acksOption === "all" ? -1 : acksOption;
   const lingerMs = positiveInteger(options.lingerMs, "lingerMs", 5, 0);
   const maxBatchRecords = positiveInteger(options.maxBatchRecords, "maxBatchRecords", 10_000);
-  const maxInFlight = positiveInteger(options.maxInFlight, "maxInFlight", 5);
+  const maxInFlight = positiveInteger(options.maxInFlight, "maxInFlight", idempotent ? 1 : 5);
   const bufferRecords = positiveInteger(options.bufferRecords, "bufferRecords", 100_000);
   const deliveryTimeoutMs = positiveInteger(
     options.deliveryTimeoutMs,
@@ -307,7 +312,10 @@ export function createProducer<KC extends CodecSpec = "string", VC extends Codec
 
   const schedule = () => {
     if (queued() === 0 || inFlight >= maxInFlight) return;
-    if (queued() >= maxBatchRecords || lingerMs === 0) {
+    // Linger counts from the oldest queued record, as in Kafka's own producer: records that
+    // waited for an earlier request to finish have lingered enough and go at once.
+    const waited = performance.now() - queue[queueHead].queuedAt;
+    if (queued() >= maxBatchRecords || waited >= lingerMs) {
       clearTimeout(lingerTimer);
       lingerTimer = undefined;
       dispatch();
@@ -315,7 +323,7 @@ export function createProducer<KC extends CodecSpec = "string", VC extends Codec
       lingerTimer = setTimeout(() => {
         lingerTimer = undefined;
         dispatch();
-      }, lingerMs);
+      }, lingerMs - waited);
     }
   };
 
@@ -405,7 +413,7 @@ export function createProducer<KC extends CodecSpec = "string", VC extends Codec
       if (closed) throw new ProducerClosedError();
     }
     const result = new Promise<RecordMetadata>((resolve, reject) => {
-      queue.push({ message, topic: record.topic, resolve, reject });
+      queue.push({ message, topic: record.topic, queuedAt: performance.now(), resolve, reject });
     });
     schedule();
     return result;
