@@ -75,6 +75,7 @@ export {
   type RecordMetadata,
 } from "./kafka/producer.ts";
 export type { PartitionStatus } from "./supervisor/supervisor.ts";
+export type { HistogramSnapshot } from "./supervisor/histogram.ts";
 export type { ActorState } from "./actors/actor.ts";
 export type { BackoffOptions } from "./actors/backoff.ts";
 export type { Headers, Message } from "./kafka/message.ts";

@@ -47,6 +47,10 @@ export interface ActorOptions<M> {
   retry?: RetryPolicy;
   /** Called before each retry, with the failed attempt number and the delay (for metrics). */
   retrying?(message: M, error: unknown, attempt: number, delayMs: number): void;
+  /** Called after every failed attempt, whatever follows (for metrics). */
+  failed?(message: M, error: unknown, attempt: number): void;
+  /** When given, called with how long each attempt took, in ms (for metrics). */
+  timed?(ms: number): void;
   /**
    * Last resort for a message whose retries are exhausted (e.g. a dead-letter queue). If it
    * returns normally the message counts as done; if it throws, the actor crashes.
@@ -215,6 +219,7 @@ export class Actor<M> {
     const options = this.#options;
     const mailbox = this.#mailbox;
     const maxAttempts = options.retry?.maxAttempts ?? 1;
+    const timed = options.timed;
     let inARow = 0;
     while (!this.#stopping) {
       if (this.#held || this.#crashed) {
@@ -241,12 +246,14 @@ export class Actor<M> {
       this.#inHand = message;
       this.#state = "processing";
       let failure: { error: unknown } | undefined;
+      const started = timed ? performance.now() : 0;
       try {
         const result = options.process(message, this.#attempts + 1);
         if (isThenable(result)) await result;
       } catch (error) {
         failure = { error };
       }
+      if (timed) timed(performance.now() - started);
 
       if (failure === undefined) {
         this.#done(message);
@@ -254,6 +261,7 @@ export class Actor<M> {
       }
 
       const attempt = ++this.#attempts;
+      options.failed?.(message, failure.error, attempt);
       if (this.#stopping || this.#held) continue; // Keep the message; try again later.
       if (attempt < maxAttempts && options.retry!.retriable(failure.error)) {
         const delay = backoffDelay(attempt, options.retry!.backoff);

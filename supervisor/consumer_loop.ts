@@ -211,7 +211,7 @@ export class ConsumerLoop<K, V> implements FetchControl {
     this.#commit = payload.commitOffsetsIfNecessary;
     if (!payload.isStale()) {
       const { batch } = payload;
-      this.#supervisor?.deliver(batch.topic, batch.partition, batch.messages);
+      this.#supervisor?.deliver(batch.topic, batch.partition, batch.messages, batch.highWatermark);
     }
     try {
       await payload.heartbeat();

@@ -17,6 +17,7 @@ import type {
 } from "./events.ts";
 import type { CodecSpec, Decoded } from "../kafka/codec.ts";
 import { type ProcessorOptions, resolveProcessorOptions } from "./options.ts";
+import type { HistogramSnapshot } from "./histogram.ts";
 import { type PartitionStatus, Supervisor } from "./supervisor.ts";
 
 const log = getLogger(["troupe", "processor"]);
@@ -47,6 +48,8 @@ export interface ProcessorStatus {
   };
   /** Why it failed, when `state` is `failed`. */
   readonly error: string | null;
+  /** Handler attempt durations in ms, when `measureProcessingTime` is on; else `null`. */
+  readonly processingTime: HistogramSnapshot | null;
 }
 
 /** A listener of one kind of event. */
@@ -250,6 +253,7 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
         partitions,
         totals: { processed, restarts, mailboxSize },
         error: failure ? describeError(failure) : null,
+        processingTime: supervisor.processingTime(),
       };
     },
     done: done.promise,

@@ -20,6 +20,7 @@ import {
   type TopicPartition,
   type TopicPartitionOffset,
 } from "./events.ts";
+import { Histogram, type HistogramSnapshot } from "./histogram.ts";
 import { OffsetTracker } from "./offset_tracker.ts";
 import type { HandlerContext, ResolvedProcessorOptions } from "./options.ts";
 
@@ -54,6 +55,18 @@ export interface PartitionStatus extends TopicPartition {
   readonly pausedBy: { readonly backpressure: boolean; readonly user: boolean };
   /** Messages processed since it was assigned. */
   readonly processed: number;
+  /** Failed handler attempts since it was assigned (each retry's failure counts). */
+  readonly failed: number;
+  /** Retries scheduled since it was assigned. */
+  readonly retried: number;
+  /** Messages handed to the dead-letter topic since it was assigned. */
+  readonly deadLettered: number;
+  /** Messages being processed right now. */
+  readonly inFlight: number;
+  /** The partition's end offset as of the last fetch, or `null` before one. */
+  readonly highWatermark: number | null;
+  /** Messages between the processed position and the high watermark, or `null`. */
+  readonly lag: number | null;
   /** Times its actor was restarted since it was assigned. */
   readonly restarts: number;
   /** The last handler error, or `null`. */
@@ -78,6 +91,10 @@ interface Slot<K, V> {
   consecutiveCrashes: number;
   restarts: number;
   processed: number;
+  failed: number;
+  retried: number;
+  deadLettered: number;
+  highWatermark: number;
   lastError: unknown;
   restartTimer: ReturnType<typeof setTimeout> | undefined;
   /** Aborted when the message in hand overstays a shutdown or revocation deadline. */
@@ -116,6 +133,7 @@ export class Supervisor<K, V> {
   #epoch = 0;
   #stopping = false;
   #commitChain: Promise<void> = Promise.resolve();
+  #histogram: Histogram | undefined;
 
   /**
    * Creates a supervisor with no partitions.
@@ -136,6 +154,12 @@ export class Supervisor<K, V> {
     this.#emit = emit;
     this.#onEscalation = onEscalation;
     this.#codecs = { key: options.keyCodec, value: options.valueCodec };
+    if (options.measureProcessingTime) this.#histogram = new Histogram();
+  }
+
+  /** Processing times of every attempt, in ms, when `measureProcessingTime` is on. */
+  processingTime(): HistogramSnapshot | null {
+    return this.#histogram?.snapshot() ?? null;
   }
 
   /** The partitions currently assigned, in no particular order. */
@@ -179,9 +203,16 @@ export class Supervisor<K, V> {
    * fetches retained partitions again from the committed offset after a rebalance), and
    * pauses the partition's fetching when its mailbox is full.
    */
-  deliver(topic: string, partition: number, messages: readonly KafkaMessage[]): void {
+  deliver(
+    topic: string,
+    partition: number,
+    messages: readonly KafkaMessage[],
+    highWatermark: string,
+  ): void {
     const slot = this.#slots.get(topic)?.get(partition);
-    if (slot === undefined || slot.closing || messages.length === 0) return;
+    if (slot === undefined || slot.closing) return;
+    slot.highWatermark = Number(highWatermark);
+    if (messages.length === 0) return;
     const { mailbox } = slot;
     const codecs = this.#codecs;
     let next = slot.nextOffset;
@@ -296,6 +327,7 @@ export class Supervisor<K, V> {
     const rows: PartitionStatus[] = [];
     for (const slot of this.#allSlots()) {
       const tracker = slot.tracker;
+      const position = tracker.lastProcessed >= 0 ? tracker.lastProcessed + 1 : tracker.committed;
       rows.push({
         topic: slot.topic,
         partition: slot.partition,
@@ -307,6 +339,14 @@ export class Supervisor<K, V> {
         paused: slot.backpressured || slot.userPaused,
         pausedBy: { backpressure: slot.backpressured, user: slot.userPaused },
         processed: slot.processed,
+        failed: slot.failed,
+        retried: slot.retried,
+        deadLettered: slot.deadLettered,
+        inFlight: slot.actor.inHand === undefined ? 0 : 1,
+        highWatermark: slot.highWatermark >= 0 ? slot.highWatermark : null,
+        lag: slot.highWatermark >= 0 && position >= 0
+          ? Math.max(0, slot.highWatermark - position)
+          : null,
         restarts: slot.restarts,
         lastError: slot.lastError === undefined ? null : describeError(slot.lastError),
       });
@@ -364,6 +404,10 @@ export class Supervisor<K, V> {
       consecutiveCrashes: 0,
       restarts: 0,
       processed: 0,
+      failed: 0,
+      retried: 0,
+      deadLettered: 0,
+      highWatermark: -1,
       lastError: undefined,
       restartTimer: undefined,
       abort: new AbortController(),
@@ -409,6 +453,9 @@ export class Supervisor<K, V> {
       },
       crashed: (message, error) => this.#crashed(slot, epoch, message.offset, error),
       retry: retry.maxAttempts > 1 ? retry : undefined,
+      failed: () => slot.failed++,
+      retrying: () => slot.retried++,
+      timed: this.#histogram ? (ms) => this.#histogram!.observe(ms) : undefined,
     });
   }
 
