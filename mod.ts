@@ -35,6 +35,12 @@ export {
   type ProcessorStatus,
 } from "./supervisor/processor.ts";
 export {
+  type Consumer,
+  type ConsumerOptions,
+  createConsumer,
+  type PollOptions,
+} from "./supervisor/poll_consumer.ts";
+export {
   type ConsumerSettings,
   type Handler,
   type HandlerContext,

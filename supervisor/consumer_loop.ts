@@ -19,8 +19,6 @@ const log = getLogger(["troupe", "consumer"]);
 export interface ConsumerLoopEvents {
   /** The member joined (or re-joined) the group with this assignment. */
   joined(memberId: string | null, assignment: Record<string, number[]>): void;
-  /** A rebalance began. */
-  rebalancing(): void;
   /** The KafkaJS consumer crashed; `restarting` says whether KafkaJS restarts it. */
   crashed(error: unknown, restarting: boolean): void;
 }
@@ -65,6 +63,9 @@ export class ConsumerLoop<K, V> implements FetchControl {
   /** Set when a batch already held the re-join and committed; KafkaJS's event follows. */
   #drained = false;
   #memberId: string | null = null;
+  #subscribed: string[] = [];
+  #refreshTimer: ReturnType<typeof setInterval> | undefined;
+  #refreshing = false;
 
   /**
    * Creates the loop; nothing connects before {@linkcode ConsumerLoop.start}.
@@ -124,7 +125,6 @@ export class ConsumerLoop<K, V> implements FetchControl {
       joined.resolve();
     });
     consumer.on(consumer.events.REBALANCING, () => {
-      this.#events.rebalancing();
       // When the loop itself held the re-join (see eachBatch), the commit already happened.
       if (this.#drained) this.#drained = false;
       else this.#supervisor?.rebalanceStarted();
@@ -140,13 +140,8 @@ export class ConsumerLoop<K, V> implements FetchControl {
 
     try {
       await consumer.connect();
-      await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: true,
-        partitionsConsumedConcurrently: 1,
-        eachBatch: (payload) => this.#eachBatch(payload),
-      });
+      this.#subscribed = await this.#matchingTopics();
+      await this.#run(consumer, this.#subscribed);
       const limit = options.connectTimeoutMs + settings.rebalanceTimeout;
       const timer = setTimeout(
         () =>
@@ -160,6 +155,9 @@ export class ConsumerLoop<K, V> implements FetchControl {
       } finally {
         clearTimeout(timer);
       }
+      if (options.topics.some((topic) => topic instanceof RegExp)) {
+        this.#refreshTimer = setInterval(() => void this.#refreshTopics(), options.topicRefreshMs);
+      }
     } catch (error) {
       await consumer.disconnect().catch(() => {});
       this.#consumer = undefined;
@@ -168,8 +166,82 @@ export class ConsumerLoop<K, V> implements FetchControl {
     }
   }
 
+  /** Subscribes (by name) and runs the KafkaJS consumer. */
+  async #run(consumer: Consumer, topics: string[]): Promise<void> {
+    await consumer.subscribe({ topics, fromBeginning: this.#options.fromBeginning });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.#eachBatch(payload),
+    });
+  }
+
+  /**
+   * The topic names the subscription covers now. KafkaJS resolves a RegExp once, when it
+   * subscribes; troupe resolves it itself, now and every `topicRefreshMs`, so that topics
+   * created later are picked up. Internal topics (`__*`) never match.
+   */
+  async #matchingTopics(): Promise<string[]> {
+    const patterns = this.#options.topics;
+    const names = new Set(patterns.filter((topic): topic is string => typeof topic === "string"));
+    if (names.size < patterns.length) {
+      const admin = this.#kafka.admin();
+      await admin.connect();
+      try {
+        for (const topic of await admin.listTopics()) {
+          if (topic.startsWith("__")) continue;
+          if (patterns.some((pattern) => pattern instanceof RegExp && pattern.test(topic))) {
+            names.add(topic);
+          }
+        }
+      } finally {
+        await admin.disconnect().catch(() => {});
+      }
+    }
+    return [...names].sort();
+  }
+
+  /**
+   * Re-subscribes when the set of matching topics changed: the actors finish their messages
+   * in hand and offsets are committed, the member leaves and re-joins with the new topics.
+   * Retained partitions keep their actors, as after any rebalance.
+   */
+  async #refreshTopics(): Promise<void> {
+    const consumer = this.#consumer;
+    if (!consumer || this.#refreshing) return;
+    this.#refreshing = true;
+    try {
+      const topics = await this.#matchingTopics();
+      if (
+        topics.join("\u0000") === this.#subscribed.join("\u0000") || this.#consumer !== consumer
+      ) return;
+      log.info("subscription now matches {count} topic(s): {topics}", {
+        count: topics.length,
+        topics,
+      });
+      const settings = this.#options.consumer;
+      await this.#supervisor?.prepareForRebalance(
+        Math.min(settings.rebalanceTimeout / 2, this.#options.shutdownTimeoutMs),
+      );
+      if (this.#consumer !== consumer) return;
+      this.#commit = undefined;
+      await consumer.stop();
+      this.#subscribed = topics;
+      await this.#run(consumer, topics);
+    } catch (error) {
+      log.warn("could not refresh the topic subscription: {error}", {
+        error: describeError(error),
+      });
+    } finally {
+      this.#refreshing = false;
+    }
+  }
+
   /** Leaves the group and disconnects. Commit first: KafkaJS refuses commits afterwards. */
   async stop(): Promise<void> {
+    clearInterval(this.#refreshTimer);
+    this.#refreshTimer = undefined;
     const consumer = this.#consumer;
     this.#consumer = undefined;
     this.#commit = undefined;
@@ -191,6 +263,10 @@ export class ConsumerLoop<K, V> implements FetchControl {
     } catch {
       // See pause().
     }
+  }
+
+  seek(topic: string, partition: number, offset: number): void {
+    this.#consumer?.seek({ topic, partition, offset: String(offset) });
   }
 
   async commit(offsets: TopicPartitionOffset[]): Promise<void> {

@@ -21,7 +21,7 @@ export interface TopicPartitionOffset extends TopicPartition {
 }
 
 /** Why offsets were committed. */
-export type CommitReason = "interval" | "rebalance" | "revoke" | "stop" | "escalation";
+export type CommitReason = "interval" | "rebalance" | "revoke" | "stop" | "escalation" | "manual";
 
 /** Why a partition's fetching is paused. */
 export type PauseReason = "backpressure" | "user";
@@ -36,7 +36,10 @@ export type ProcessorEvent =
     readonly memberId: string | null;
     readonly assignment: TopicPartition[];
   }
+  /** A rebalance began; every actor is on hold (finishing its message in hand). */
   | { readonly type: "rebalancing" }
+  /** A stop began; every actor is on hold (finishing its message in hand). */
+  | { readonly type: "stopping" }
   | ({ readonly type: "partition-assigned"; readonly epoch: number } & TopicPartition)
   | (
     & { readonly type: "partition-revoked"; readonly epoch: number; readonly dropped: number }
@@ -57,6 +60,10 @@ export type ProcessorEvent =
     & TopicPartition
   )
   | ({ readonly type: "actor-stopped"; readonly epoch: number } & TopicPartition)
+  | (
+    & { readonly type: "partition-seeked"; readonly offset: number; readonly epoch: number }
+    & TopicPartition
+  )
   | ({ readonly type: "partition-paused"; readonly reason: PauseReason } & TopicPartition)
   | ({ readonly type: "partition-resumed"; readonly reason: PauseReason } & TopicPartition)
   | {

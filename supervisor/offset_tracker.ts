@@ -48,10 +48,12 @@ export class OffsetTracker {
    *
    * @param epoch The assignment epoch whose reports count.
    * @param committed The group's committed offset when known (the next offset to read), else -1.
+   * @param position Where reading starts when it differs from `committed` (after a seek):
+   *   the commit point until something is processed, so the next commit records the seek.
    */
-  constructor(epoch: number, committed = -1) {
+  constructor(epoch: number, committed = -1, position = committed) {
     this.epoch = epoch;
-    this.#commitPoint = committed;
+    this.#commitPoint = position;
     this.#committed = committed;
   }
 

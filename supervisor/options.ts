@@ -136,10 +136,19 @@ export interface ProcessorOptions<KC extends CodecSpec = "string", VC extends Co
   retry?: RetryOptions;
   /** How often processed offsets are committed, ms. Default: 1 000. */
   commitIntervalMs?: number;
+  /**
+   * Commit processed offsets by itself (on the interval, at rebalances and on stop). With
+   * false, offsets are committed only when you call `processor.commit()`. Default: true.
+   */
+  autoCommit?: boolean;
   /** How long `stop()` waits for the messages in hand, ms. Default: 30 000. */
   shutdownTimeoutMs?: number;
   /** How long `start()` tries to reach the brokers before failing, ms. Default: 30 000. */
   connectTimeoutMs?: number;
+  /**
+   * How often a subscription with a RegExp looks for new matching topics, ms. Default: 30 000.
+   */
+  topicRefreshMs?: number;
   /** KafkaJS consumer settings. */
   consumer?: ConsumerSettings;
   /**
@@ -163,8 +172,10 @@ export interface ResolvedProcessorOptions<K, V> {
   readonly restart: { maxRestarts: number; withinMs: number; backoff: Backoff };
   readonly retry: { maxAttempts: number; backoff: Backoff; retriable: (error: unknown) => boolean };
   readonly commitIntervalMs: number;
+  readonly autoCommit: boolean;
   readonly shutdownTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  readonly topicRefreshMs: number;
   readonly measureProcessingTime: boolean;
   readonly consumer: Required<Omit<ConsumerSettings, "rackId">> & { rackId: string | undefined };
 }
@@ -173,6 +184,14 @@ function integer(value: unknown, option: string, min: number, fallback: number):
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
     throw new ConfigError(option, `must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function boolean(value: unknown, option: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    throw new ConfigError(option, `must be true or false, got ${JSON.stringify(value)}`);
   }
   return value;
 }
@@ -340,8 +359,10 @@ export function resolveProcessorOptions<KC extends CodecSpec, VC extends CodecSp
     restart,
     retry,
     commitIntervalMs: integer(options.commitIntervalMs, "commitIntervalMs", 1, 1_000),
+    autoCommit: boolean(options.autoCommit, "autoCommit", true),
     shutdownTimeoutMs: integer(options.shutdownTimeoutMs, "shutdownTimeoutMs", 0, 30_000),
     connectTimeoutMs: integer(options.connectTimeoutMs, "connectTimeoutMs", 1, 30_000),
+    topicRefreshMs: integer(options.topicRefreshMs, "topicRefreshMs", 1, 30_000),
     measureProcessingTime: options.measureProcessingTime === true,
     consumer,
   };

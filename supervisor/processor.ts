@@ -5,6 +5,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { type Admin, createAdmin } from "../kafka/admin.ts";
 import { createKafkaClient } from "../kafka/client.ts";
 import { ConsumerLoop } from "./consumer_loop.ts";
 import { describeError, KafkaConnectionError } from "../kafka/errors.ts";
@@ -14,6 +15,7 @@ import type {
   ProcessorEventOf,
   ProcessorEventType,
   TopicPartition,
+  TopicPartitionOffset,
 } from "./events.ts";
 import type { CodecSpec, Decoded } from "../kafka/codec.ts";
 import { type ProcessorOptions, resolveProcessorOptions } from "./options.ts";
@@ -79,6 +81,28 @@ export interface Processor extends AsyncDisposable {
   pause(partition: TopicPartition): void;
   /** Undoes `pause`. */
   resume(partition: TopicPartition): void;
+  /** The partitions assigned to this processor now. */
+  assignment(): TopicPartition[];
+  /**
+   * Commits the processed offsets now (what `autoCommit: false` leaves to you); resolves once
+   * the broker acknowledged them, or the refusal was reported in a `commit-failed` event.
+   */
+  commit(): Promise<void>;
+  /**
+   * Moves an assigned partition to `offset` while running: its actor is reset cleanly and
+   * continues from there (the next commit records the new position).
+   *
+   * @throws {Error} when the partition is not assigned to this processor.
+   */
+  seek(position: TopicPartitionOffset): void;
+  /**
+   * Moves the assigned partitions of `topic` (or just `partition`) to the first offset whose
+   * timestamp is at or after `timestamp` (ms since the epoch; the end when there is none).
+   * Resolves with the offsets chosen.
+   */
+  seekToTimestamp(
+    target: { topic: string; partition?: number; timestamp: number },
+  ): Promise<TopicPartitionOffset[]>;
 }
 
 /**
@@ -120,6 +144,7 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
   let commitTimer: ReturnType<typeof setInterval> | undefined;
   let starting: Promise<void> | undefined;
   let ending: Promise<void> | undefined;
+  let admin: Admin | undefined;
   const listeners = new Map<string, Set<(event: ProcessorEvent) => void>>();
   const done = Promise.withResolvers<void>();
   // A failure is reported through `done`; nobody is forced to watch it.
@@ -155,10 +180,6 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
       });
       emit({ type: "joined", memberId, assignment: partitions });
     },
-    rebalancing() {
-      log.info("group {groupId} is rebalancing", { groupId: resolved.groupId });
-      emit({ type: "rebalancing" });
-    },
     crashed(error, restarting) {
       log.error("the Kafka consumer crashed ({what}): {error}", {
         what: restarting ? "KafkaJS restarts it" : "for good",
@@ -188,6 +209,7 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
       await loop.stop().catch((stopError) =>
         log.warn("leaving the group failed: {error}", { error: describeError(stopError) })
       );
+      await admin?.close().catch(() => {});
       if (error) {
         failure = error;
         state = "failed";
@@ -266,6 +288,36 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
     },
     pause({ topic, partition }) {
       supervisor.pause(topic, partition);
+    },
+    assignment() {
+      return supervisor.assigned().sort((a, b) =>
+        a.topic.localeCompare(b.topic) || a.partition - b.partition
+      );
+    },
+    commit() {
+      return supervisor.commit("manual");
+    },
+    seek({ topic, partition, offset }) {
+      supervisor.seek(topic, partition, offset);
+    },
+    async seekToTimestamp({ topic, partition, timestamp }) {
+      admin ??= createAdmin(resolved.connection);
+      const found = await admin.offsetsForTimestamp(topic, timestamp);
+      const owned = new Set(
+        supervisor.assigned().filter((tp) => tp.topic === topic).map((tp) => tp.partition),
+      );
+      const chosen: TopicPartitionOffset[] = [];
+      for (const row of found) {
+        if (!owned.has(row.partition) || (partition !== undefined && row.partition !== partition)) {
+          continue;
+        }
+        supervisor.seek(topic, row.partition, row.offset);
+        chosen.push({ topic, partition: row.partition, offset: row.offset });
+      }
+      if (partition !== undefined && chosen.length === 0) {
+        throw new Error(`cannot seek ${topic}[${partition}]: it is not assigned to this processor`);
+      }
+      return chosen;
     },
     resume({ topic, partition }) {
       supervisor.resume(topic, partition);

@@ -33,6 +33,8 @@ export interface FetchControl {
   pause(topic: string, partition: number): void;
   /** Fetch a partition again. */
   resume(topic: string, partition: number): void;
+  /** Fetch a partition from `offset` next. */
+  seek(topic: string, partition: number, offset: number): void;
   /** Commit offsets (the next offset to read, per partition); rejects when the broker refuses. */
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
 }
@@ -238,6 +240,7 @@ export class Supervisor<K, V> {
    */
   async prepareForRebalance(drainMs: number): Promise<void> {
     const idle = Promise.all(this.#allSlots().map((slot) => slot.actor.hold()));
+    this.#rebalancing();
     await raceTimeout(idle, drainMs);
     await this.commit("rebalance");
   }
@@ -248,7 +251,17 @@ export class Supervisor<K, V> {
    */
   rebalanceStarted(): void {
     for (const slot of this.#allSlots()) void slot.actor.hold();
+    this.#rebalancing();
     void this.commit("rebalance");
+  }
+
+  /** Announces a rebalance once every actor is on hold (listeners may rely on that). */
+  #rebalancing(): void {
+    log.info("group {groupId} is rebalancing: holding {count} actor(s)", {
+      groupId: this.#options.groupId,
+      count: this.#allSlots().length,
+    });
+    this.#emit({ type: "rebalancing" });
   }
 
   /** The KafkaJS consumer restarted after a crash and left the group: hold until it rejoins. */
@@ -289,6 +302,7 @@ export class Supervisor<K, V> {
    * rebalancing is reported, not thrown.
    */
   commit(reason: CommitReason): Promise<void> {
+    if (!this.#options.autoCommit && reason !== "manual") return Promise.resolve();
     const next = this.#commitChain.then(() => this.#commitNow(reason));
     this.#commitChain = next.catch(() => {});
     return next;
@@ -307,6 +321,7 @@ export class Supervisor<K, V> {
       this.#control.pause(slot.topic, slot.partition);
     }
     const idle = Promise.all(slots.map((slot) => slot.actor.hold()));
+    this.#emit({ type: "stopping" });
     if (!(await raceTimeout(idle, deadlineMs))) {
       const busy = slots.filter((slot) => slot.actor.inHand !== undefined);
       log.warn("{count} message(s) still in hand after {deadlineMs} ms; aborting them", {
@@ -418,16 +433,59 @@ export class Supervisor<K, V> {
     partitions.set(partition, slot);
     this.#emit({ type: "partition-assigned", topic, partition, epoch });
 
-    const start = () => {
-      if (slot.closing) return;
-      if (slot.userPaused) void slot.actor.hold();
-      slot.actor.start();
-      this.#emit({ type: "actor-started", topic, partition, epoch });
-    };
     // No message is processed by two live actors: wait for a revoked predecessor to finish.
     const leaving = this.#leaving.get(partitionKey(topic, partition));
-    if (leaving) leaving.then(start);
-    else start();
+    if (leaving) leaving.then(() => this.#startActor(slot, epoch));
+    else this.#startActor(slot, epoch);
+  }
+
+  #startActor(slot: Slot<K, V>, epoch: number): void {
+    if (slot.closing || slot.epoch !== epoch) return;
+    if (slot.userPaused || this.#stopping) void slot.actor.hold();
+    slot.actor.start();
+    this.#emit({ type: "actor-started", topic: slot.topic, partition: slot.partition, epoch });
+  }
+
+  /**
+   * Moves an assigned partition to `offset` while running: its actor is reset (the message
+   * in hand may finish, but no longer counts), queued messages are dropped, and a new actor
+   * continues from `offset`, which the next commit records.
+   *
+   * @throws {Error} when the partition is not assigned to this processor.
+   */
+  seek(topic: string, partition: number, offset: number): void {
+    const slot = this.#slot(topic, partition);
+    if (!slot || slot.closing) {
+      throw new Error(`cannot seek ${topic}[${partition}]: it is not assigned to this processor`);
+    }
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw new RangeError(
+        `cannot seek ${topic}[${partition}] to ${offset}: offsets are integers >= 0`,
+      );
+    }
+    const previous = slot.actor;
+    const previousAbort = slot.abort;
+    clearTimeout(slot.restartTimer);
+    slot.restartTimer = undefined;
+    const epoch = ++this.#epoch;
+    slot.epoch = epoch;
+    slot.tracker = new OffsetTracker(epoch, slot.tracker.committed, offset);
+    slot.consecutiveCrashes = 0;
+    slot.mailbox.clear();
+    slot.nextOffset = offset;
+    slot.abort = new AbortController();
+    slot.actor = this.#newActor(slot, epoch);
+    this.#control.seek(topic, partition, offset);
+    if (slot.backpressured) {
+      slot.backpressured = false;
+      this.#applyPause(slot);
+    }
+    const deadline = setTimeout(() => previousAbort.abort(), this.#options.shutdownTimeoutMs);
+    void previous.stop().then(() => {
+      clearTimeout(deadline);
+      this.#startActor(slot, epoch);
+    });
+    this.#emit({ type: "partition-seeked", topic, partition, offset, epoch });
   }
 
   #newActor(slot: Slot<K, V>, epoch: number): Actor<ReceivedMessage<K, V>> {
@@ -436,7 +494,7 @@ export class Supervisor<K, V> {
       topic: slot.topic,
       partition: slot.partition,
       attempt: 1,
-      signal: slot.abort.signal,
+      signal: slot.abort.signal, // this actor's own: a seek gives the next actor a fresh one
       log: handlerLog,
     };
     return new Actor<ReceivedMessage<K, V>>({

@@ -71,6 +71,7 @@ export interface TestRecord {
   partition: number;
   key: string;
   value: string;
+  timestamp?: string;
 }
 
 /**
