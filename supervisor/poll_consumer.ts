@@ -126,6 +126,18 @@ export function createConsumer<KC extends CodecSpec = "string", VC extends Codec
     for (const entry of waiting.splice(0)) entry.abandon(new Abandoned());
   };
   processor.on("rebalancing", abandonWaiting);
+  // A message from before a seek must not be handed out after it (its actor is stopping).
+  processor.on("partition-seeked", ({ topic, partition }) => {
+    const others: Waiting<K, V>[] = [];
+    for (const entry of waiting.splice(0)) {
+      if (entry.message.topic === topic && entry.message.partition === partition) {
+        entry.abandon(new Abandoned());
+      } else {
+        others.push(entry);
+      }
+    }
+    waiting.push(...others);
+  });
   // On close, the message in your hands is not finished either: it stays uncommitted.
   processor.on("stopping", () => {
     abandonWaiting();
