@@ -42,6 +42,7 @@ export {
 } from "./supervisor/poll_consumer.ts";
 export {
   type ConsumerSettings,
+  type DeadLetterOption,
   type Handler,
   type HandlerContext,
   type HandlerLogger,
@@ -59,7 +60,12 @@ export {
   type TopicPartition,
   type TopicPartitionOffset,
 } from "./supervisor/events.ts";
-export { ConfigError, describeError, KafkaConnectionError } from "./kafka/errors.ts";
+export {
+  ConfigError,
+  describeError,
+  KafkaConnectionError,
+  NonRetriableError,
+} from "./kafka/errors.ts";
 export {
   type Admin,
   type CommittedOffset,
@@ -80,7 +86,7 @@ export {
   type ProducerRecord,
   type RecordMetadata,
 } from "./kafka/producer.ts";
-export type { PartitionStatus } from "./supervisor/supervisor.ts";
+export { DEAD_LETTER_HEADERS, type PartitionStatus } from "./supervisor/supervisor.ts";
 export type { HistogramSnapshot } from "./supervisor/histogram.ts";
 export type { ActorState } from "./actors/actor.ts";
 export type { BackoffOptions } from "./actors/backoff.ts";

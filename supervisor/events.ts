@@ -55,6 +55,15 @@ export type ProcessorEvent =
     /** Delay before the restart, or `null` when the crash escalates instead. */
     readonly restartInMs: number | null;
   } & TopicPartition)
+  | ({
+    readonly type: "dead-lettered";
+    readonly offset: number;
+    readonly deadLetterTopic: string;
+    readonly attempts: number;
+    /** Why: retries exhausted, the key or value could not be decoded, or the error is not retriable. */
+    readonly reason: "retries-exhausted" | "decode-error" | "not-retriable";
+    readonly error: unknown;
+  } & TopicPartition)
   | (
     & { readonly type: "actor-restarted"; readonly offset: number; readonly restarts: number }
     & TopicPartition

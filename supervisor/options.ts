@@ -8,7 +8,7 @@ import { type Backoff, type BackoffOptions, resolveBackoff } from "../actors/bac
 import type { RestartIntensityOptions } from "../actors/restart_intensity.ts";
 import { type ConnectionOptions, parseBrokers } from "../kafka/client.ts";
 import { type Codec, type CodecSpec, type Decoded, resolveCodec } from "../kafka/codec.ts";
-import { ConfigError } from "../kafka/errors.ts";
+import { ConfigError, NonRetriableError } from "../kafka/errors.ts";
 import type { Message } from "../kafka/message.ts";
 
 /** Where a handler logs: LogTape's `troupe.handler` category (a subset of its `Logger`). */
@@ -97,9 +97,22 @@ export interface RetryOptions {
   backoff?: BackoffOptions;
   /**
    * Says whether an error is worth retrying. Default: every error but a `DecodeError` (a
-   * malformed message stays malformed).
+   * malformed message stays malformed) and a `NonRetriableError` (the handler's own verdict).
    */
   retriable?: (error: unknown) => boolean;
+}
+
+/**
+ * Where messages go that cannot be processed: `true` for `<topic>.dlq`, a topic name, or a
+ * function of the original topic. `false` for none.
+ */
+export type DeadLetterOption = boolean | string | ((topic: string) => string);
+
+/** {@linkcode RetryOptions} with defaults filled in. */
+export interface ResolvedRetry {
+  readonly maxAttempts: number;
+  readonly backoff: Backoff;
+  readonly retriable: (error: unknown) => boolean;
 }
 
 /**
@@ -132,8 +145,22 @@ export interface ProcessorOptions<KC extends CodecSpec = "string", VC extends Co
   mailboxLowWatermark?: number;
   /** Restart policy of crashed actors. */
   restart?: RestartOptions;
-  /** Retries of a failing message inside its actor. */
+  /**
+   * Retries of a failing message inside its actor, before it crashes (or is dead-lettered).
+   * Default: one attempt, i.e. no retry (the supervisor's restart tries again after a backoff).
+   */
   retry?: RetryOptions;
+  /** Per-topic overrides of `retry`, by topic name. */
+  retryByTopic?: Record<string, RetryOptions>;
+  /**
+   * Dead-letter topic for messages whose retries are exhausted, or that cannot be decoded or
+   * are marked not retriable: their key, value and headers are produced there with headers
+   * naming the original topic, partition, offset, timestamp, attempts and error, and only once
+   * the broker acknowledged that record is the original committed past. `true` means
+   * `<topic>.dlq`. Default: false (no dead-letter topic: exhausted retries crash the actor,
+   * and the restart policy applies).
+   */
+  deadLetter?: DeadLetterOption;
   /** How often processed offsets are committed, ms. Default: 1 000. */
   commitIntervalMs?: number;
   /**
@@ -170,7 +197,9 @@ export interface ResolvedProcessorOptions<K, V> {
   readonly mailboxCapacity: number;
   readonly mailboxLowWatermark: number;
   readonly restart: { maxRestarts: number; withinMs: number; backoff: Backoff };
-  readonly retry: { maxAttempts: number; backoff: Backoff; retriable: (error: unknown) => boolean };
+  readonly retry: ResolvedRetry;
+  readonly retryByTopic: ReadonlyMap<string, ResolvedRetry>;
+  readonly deadLetter: ((topic: string) => string) | null;
   readonly commitIntervalMs: number;
   readonly autoCommit: boolean;
   readonly shutdownTimeoutMs: number;
@@ -206,6 +235,39 @@ function guard<T>(option: string, build: () => T): T {
 }
 
 const isDecodeError = (error: unknown) => error instanceof Error && error.name === "DecodeError";
+
+/** The default verdict: a malformed message or the handler's own "do not retry" is final. */
+export function isRetriable(error: unknown): boolean {
+  return !(isDecodeError(error) || error instanceof NonRetriableError);
+}
+
+function resolveRetry(options: RetryOptions, name: string): ResolvedRetry {
+  if (options.retriable !== undefined && typeof options.retriable !== "function") {
+    throw new ConfigError(`${name}.retriable`, "must be a function (error) => boolean");
+  }
+  return {
+    maxAttempts: integer(options.maxAttempts, `${name}.maxAttempts`, 1, 1),
+    backoff: guard(
+      `${name}.backoff`,
+      () =>
+        resolveBackoff({ initialMs: 100, maxMs: 10_000, ...options.backoff }, `${name}.backoff`),
+    ),
+    retriable: options.retriable ?? isRetriable,
+  };
+}
+
+function resolveDeadLetter(
+  option: DeadLetterOption | undefined,
+): ((topic: string) => string) | null {
+  if (option === undefined || option === false) return null;
+  if (option === true) return (topic) => `${topic}.dlq`;
+  if (typeof option === "string" && option.trim() !== "") return () => option;
+  if (typeof option === "function") return option;
+  throw new ConfigError(
+    "deadLetter",
+    `must be true, false, a topic name or a function of the topic, got ${JSON.stringify(option)}`,
+  );
+}
 
 /**
  * Fills in defaults and checks every option, so that mistakes surface at creation, before
@@ -293,19 +355,15 @@ export function resolveProcessorOptions<KC extends CodecSpec, VC extends CodecSp
     ),
   };
 
-  const retryOptions = options.retry ?? {};
-  if (retryOptions.retriable !== undefined && typeof retryOptions.retriable !== "function") {
-    throw new ConfigError("retry.retriable", "must be a function (error) => boolean");
+  const retry = resolveRetry(options.retry ?? {}, "retry");
+  const retryByTopic = new Map<string, ResolvedRetry>();
+  for (const [topic, topicRetry] of Object.entries(options.retryByTopic ?? {})) {
+    retryByTopic.set(
+      topic,
+      resolveRetry({ ...options.retry, ...topicRetry }, `retryByTopic.${topic}`),
+    );
   }
-  const retry = {
-    maxAttempts: integer(retryOptions.maxAttempts, "retry.maxAttempts", 1, 1),
-    backoff: guard(
-      "retry.backoff",
-      () =>
-        resolveBackoff({ initialMs: 100, maxMs: 10_000, ...retryOptions.backoff }, "retry.backoff"),
-    ),
-    retriable: retryOptions.retriable ?? ((error: unknown) => !isDecodeError(error)),
-  };
+  const deadLetter = resolveDeadLetter(options.deadLetter);
 
   const settings = options.consumer ?? {};
   const consumer = {
@@ -358,6 +416,8 @@ export function resolveProcessorOptions<KC extends CodecSpec, VC extends CodecSp
     mailboxLowWatermark,
     restart,
     retry,
+    retryByTopic,
+    deadLetter,
     commitIntervalMs: integer(options.commitIntervalMs, "commitIntervalMs", 1, 1_000),
     autoCommit: boolean(options.autoCommit, "autoCommit", true),
     shutdownTimeoutMs: integer(options.shutdownTimeoutMs, "shutdownTimeoutMs", 0, 30_000),

@@ -7,6 +7,7 @@
 import { getLogger } from "@logtape/logtape";
 import { type Admin, createAdmin } from "../kafka/admin.ts";
 import { createKafkaClient } from "../kafka/client.ts";
+import { createProducer, type Producer } from "../kafka/producer.ts";
 import { ConsumerLoop } from "./consumer_loop.ts";
 import { describeError, KafkaConnectionError } from "../kafka/errors.ts";
 import type {
@@ -20,7 +21,7 @@ import type {
 import type { CodecSpec, Decoded } from "../kafka/codec.ts";
 import { type ProcessorOptions, resolveProcessorOptions } from "./options.ts";
 import type { HistogramSnapshot } from "./histogram.ts";
-import { type PartitionStatus, Supervisor } from "./supervisor.ts";
+import { type DeadLetterRecord, type PartitionStatus, Supervisor } from "./supervisor.ts";
 
 const log = getLogger(["troupe", "processor"]);
 
@@ -191,9 +192,24 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
       }
     },
   });
-  const supervisor = new Supervisor<K, V>(resolved, loop, emit, (error: EscalationError) => {
-    void end(error);
-  });
+  // The dead-letter producer is made on first use: most processors never need one.
+  let deadLetters: Producer<Uint8Array, Uint8Array> | undefined;
+  const sendDeadLetter = (record: DeadLetterRecord) => {
+    deadLetters ??= createProducer({
+      ...resolved.connection,
+      clientId: `${resolved.connection.clientId}-dead-letters`,
+      keyCodec: "bytes",
+      valueCodec: "bytes",
+    });
+    return deadLetters.send(record);
+  };
+  const supervisor = new Supervisor<K, V>(
+    resolved,
+    loop,
+    emit,
+    (error: EscalationError) => void end(error),
+    sendDeadLetter,
+  );
   loop.attach(supervisor);
 
   /** Brings everything down, gracefully; `error` makes it a failure. */
@@ -210,6 +226,7 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
         log.warn("leaving the group failed: {error}", { error: describeError(stopError) })
       );
       await admin?.close().catch(() => {});
+      await deadLetters?.close().catch(() => {});
       if (error) {
         failure = error;
         state = "failed";

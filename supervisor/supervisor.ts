@@ -11,6 +11,7 @@ import { Actor, type ActorState } from "../actors/actor.ts";
 import { backoffDelay, sleep } from "../actors/backoff.ts";
 import { Mailbox } from "../actors/mailbox.ts";
 import { RestartIntensity } from "../actors/restart_intensity.ts";
+import { DecodeError } from "../kafka/codec.ts";
 import { type MessageCodecs, ReceivedMessage } from "../kafka/message.ts";
 import { describeError } from "../kafka/errors.ts";
 import {
@@ -106,6 +107,28 @@ interface Slot<K, V> {
 /** Called when the supervisor gives up (restart intensity exceeded). */
 export type EscalationHandler = (error: EscalationError) => void;
 
+/** A record for a dead-letter topic: the original's key, value and headers, plus ours. */
+export interface DeadLetterRecord {
+  readonly topic: string;
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  readonly headers: Record<string, string | Uint8Array | (string | Uint8Array)[]>;
+}
+
+/** Produces a dead-letter record; resolves once the broker acknowledged it. */
+export type DeadLetterSender = (record: DeadLetterRecord) => Promise<unknown>;
+
+/** The headers troupe adds to a dead-letter record. */
+export const DEAD_LETTER_HEADERS = {
+  topic: "troupe.dlq.topic",
+  partition: "troupe.dlq.partition",
+  offset: "troupe.dlq.offset",
+  timestamp: "troupe.dlq.timestamp",
+  attempts: "troupe.dlq.attempts",
+  error: "troupe.dlq.error",
+  reason: "troupe.dlq.reason",
+} as const;
+
 /**
  * Owns one actor per assigned topic-partition and everything around it: spawning on
  * assignment, stopping on revocation, restarts with backoff and restart intensity, the
@@ -136,6 +159,7 @@ export class Supervisor<K, V> {
   #stopping = false;
   #commitChain: Promise<void> = Promise.resolve();
   #histogram: Histogram | undefined;
+  #sendDeadLetter: DeadLetterSender | undefined;
 
   /**
    * Creates a supervisor with no partitions.
@@ -144,17 +168,20 @@ export class Supervisor<K, V> {
    * @param control Pause, resume and commit, provided by the consumer loop.
    * @param emit Receives lifecycle events.
    * @param onEscalation Called once when the restart intensity of an actor is exceeded.
+   * @param sendDeadLetter Produces dead-letter records (needed when `deadLetter` is set).
    */
   constructor(
     options: ResolvedProcessorOptions<K, V>,
     control: FetchControl,
     emit: (event: ProcessorEvent) => void,
     onEscalation: EscalationHandler,
+    sendDeadLetter?: DeadLetterSender,
   ) {
     this.#options = options;
     this.#control = control;
     this.#emit = emit;
     this.#onEscalation = onEscalation;
+    this.#sendDeadLetter = sendDeadLetter;
     this.#codecs = { key: options.keyCodec, value: options.valueCodec };
     if (options.measureProcessingTime) this.#histogram = new Histogram();
   }
@@ -489,7 +516,9 @@ export class Supervisor<K, V> {
   }
 
   #newActor(slot: Slot<K, V>, epoch: number): Actor<ReceivedMessage<K, V>> {
-    const { handler, retry } = this.#options;
+    const { handler } = this.#options;
+    const retry = this.#options.retryByTopic.get(slot.topic) ?? this.#options.retry;
+    const deadLetterTopic = this.#options.deadLetter?.(slot.topic);
     const context: { -readonly [P in keyof HandlerContext]: HandlerContext[P] } = {
       topic: slot.topic,
       partition: slot.partition,
@@ -510,10 +539,72 @@ export class Supervisor<K, V> {
         }
       },
       crashed: (message, error) => this.#crashed(slot, epoch, message.offset, error),
-      retry: retry.maxAttempts > 1 ? retry : undefined,
+      retry,
+      exhausted: deadLetterTopic === undefined || deadLetterTopic === slot.topic
+        ? undefined
+        : (message, error, attempts) =>
+          this.#deadLetter(slot, epoch, deadLetterTopic, message, error, attempts, retry.retriable),
       failed: () => slot.failed++,
       retrying: () => slot.retried++,
       timed: this.#histogram ? (ms) => this.#histogram!.observe(ms) : undefined,
+    });
+  }
+
+  /**
+   * Hands a message that cannot be processed to its dead-letter topic. Returns once the
+   * broker acknowledged the record; throws otherwise, and the actor crashes: the message
+   * stays uncommitted and is tried again after the restart.
+   */
+  async #deadLetter(
+    slot: Slot<K, V>,
+    epoch: number,
+    deadLetterTopic: string,
+    message: ReceivedMessage<K, V>,
+    error: unknown,
+    attempts: number,
+    retriable: (error: unknown) => boolean,
+  ): Promise<void> {
+    const send = this.#sendDeadLetter;
+    if (!send) throw new Error("no dead-letter producer was given to the supervisor");
+    const raw = message.raw;
+    const headers: DeadLetterRecord["headers"] = {};
+    for (const [name, value] of Object.entries(raw.headers ?? {})) {
+      if (value !== undefined) headers[name] = value;
+    }
+    const reason = error instanceof DecodeError
+      ? "decode-error"
+      : retriable(error)
+      ? "retries-exhausted"
+      : "not-retriable";
+    headers[DEAD_LETTER_HEADERS.topic] = message.topic;
+    headers[DEAD_LETTER_HEADERS.partition] = String(message.partition);
+    headers[DEAD_LETTER_HEADERS.offset] = String(message.offset);
+    headers[DEAD_LETTER_HEADERS.timestamp] = String(message.timestamp);
+    headers[DEAD_LETTER_HEADERS.attempts] = String(attempts);
+    headers[DEAD_LETTER_HEADERS.error] = describeError(error);
+    headers[DEAD_LETTER_HEADERS.reason] = reason;
+    await send({ topic: deadLetterTopic, key: raw.key, value: raw.value, headers });
+    if (slot.epoch === epoch) slot.deadLettered++;
+    log.warn(
+      "dead-lettered {topic}[{partition}]@{offset} to {deadLetterTopic} ({reason}): {error}",
+      {
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+        deadLetterTopic,
+        reason,
+        error: describeError(error),
+      },
+    );
+    this.#emit({
+      type: "dead-lettered",
+      topic: message.topic,
+      partition: message.partition,
+      offset: message.offset,
+      deadLetterTopic,
+      attempts,
+      reason,
+      error,
     });
   }
 

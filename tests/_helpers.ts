@@ -72,6 +72,7 @@ export interface TestRecord {
   key: string;
   value: string;
   timestamp?: string;
+  headers?: Record<string, string>;
 }
 
 /**
