@@ -11,7 +11,7 @@ import { createKafkaClient } from "../kafka/client.ts";
 import { describeError, KafkaConnectionError } from "../kafka/errors.ts";
 import type { TopicPartitionOffset } from "./events.ts";
 import type { ResolvedProcessorOptions } from "./options.ts";
-import type { FetchControl, Supervisor } from "./supervisor.ts";
+import { type FetchControl, NotReadyToCommit, type Supervisor } from "./supervisor.ts";
 
 const log = getLogger(["troupe", "consumer"]);
 
@@ -21,6 +21,8 @@ export interface ConsumerLoopEvents {
   joined(memberId: string | null, assignment: Record<string, number[]>): void;
   /** The KafkaJS consumer crashed; `restarting` says whether KafkaJS restarts it. */
   crashed(error: unknown, restarting: boolean): void;
+  /** Kafka answered (a batch or a heartbeat); called only while `watched` is set. */
+  alive(): void;
 }
 
 type CommitFunction = EachBatchPayload["commitOffsetsIfNecessary"];
@@ -63,6 +65,7 @@ export class ConsumerLoop<K, V> implements FetchControl {
   /** Set when a batch already held the re-join and committed; KafkaJS's event follows. */
   #drained = false;
   #memberId: string | null = null;
+  #lastHeartbeat = 0;
   #subscribed: string[] = [];
   #refreshTimer: ReturnType<typeof setInterval> | undefined;
   #refreshing = false;
@@ -120,11 +123,17 @@ export class ConsumerLoop<K, V> implements FetchControl {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.#memberId = payload.memberId;
       this.#drained = false;
+      this.#lastHeartbeat = Date.now();
       this.#supervisor?.assign(payload.memberAssignment);
       this.#events.joined(payload.memberId, payload.memberAssignment);
       joined.resolve();
     });
+    consumer.on(consumer.events.HEARTBEAT, () => {
+      this.#lastHeartbeat = Date.now();
+      if (this.watched) this.#events.alive();
+    });
     consumer.on(consumer.events.REBALANCING, () => {
+      this.#lastHeartbeat = 0; // a re-join does not heartbeat; do not mistake it for an outage
       // When the loop itself held the re-join (see eachBatch), the commit already happened.
       if (this.#drained) this.#drained = false;
       else this.#supervisor?.rebalanceStarted();
@@ -271,7 +280,7 @@ export class ConsumerLoop<K, V> implements FetchControl {
 
   async commit(offsets: TopicPartitionOffset[]): Promise<void> {
     const commit = this.#commit;
-    if (!commit) throw new Error("no fetch under the current group membership yet");
+    if (!commit) throw new NotReadyToCommit();
     const byTopic = new Map<string, { partition: number; offset: string }[]>();
     for (const { topic, partition, offset } of offsets) {
       let partitions = byTopic.get(topic);
@@ -283,8 +292,20 @@ export class ConsumerLoop<K, V> implements FetchControl {
     });
   }
 
+  /** While true, every batch and heartbeat is reported through `events.alive()`. */
+  watched = false;
+
+  /**
+   * How long since the group coordinator last acknowledged a heartbeat, ms; 0 while no group
+   * membership is expected to heartbeat (not joined yet, or re-joining after a rebalance).
+   */
+  silentFor(): number {
+    return this.#lastHeartbeat === 0 ? 0 : Date.now() - this.#lastHeartbeat;
+  }
+
   async #eachBatch(payload: EachBatchPayload): Promise<void> {
     this.#commit = payload.commitOffsetsIfNecessary;
+    if (this.watched) this.#events.alive();
     if (!payload.isStale()) {
       const { batch } = payload;
       this.#supervisor?.deliver(batch.topic, batch.partition, batch.messages, batch.highWatermark);

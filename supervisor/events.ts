@@ -89,6 +89,10 @@ export type ProcessorEvent =
     readonly rebalance: boolean;
   }
   | { readonly type: "consumer-crashed"; readonly error: unknown; readonly restarting: boolean }
+  /** Kafka stopped answering (a commit or the consumer failed on the connection). */
+  | { readonly type: "connection-lost"; readonly error: unknown }
+  /** Kafka answers again (a fetch, a commit or a join succeeded) after `downMs`. */
+  | { readonly type: "connection-restored"; readonly downMs: number }
   | { readonly type: "processor-stopped" }
   | { readonly type: "processor-failed"; readonly error: Error };
 

@@ -58,11 +58,15 @@ export type Handler<K, V> = (
 
 /** KafkaJS consumer settings troupe passes through. Every field is optional. */
 export interface ConsumerSettings {
-  /** Session timeout, ms. Default: 30 000. */
+  /**
+   * Session timeout, ms. Default: 10 000 (KafkaJS's is 30 000). troupe heartbeats however long
+   * handlers take, so a short session only bounds how long the group waits for a member that
+   * died, or for this one's old self after an outage.
+   */
   sessionTimeout?: number;
   /** Rebalance timeout, ms. Default: 60 000. */
   rebalanceTimeout?: number;
-  /** Heartbeat interval, ms (below a third of the session timeout). Default: 3 000. */
+  /** Heartbeat interval, ms (below a third of the session timeout). Default: 1 000. */
   heartbeatInterval?: number;
   /** Most bytes fetched per partition per request. Default: 1 MiB. */
   maxBytesPerPartition?: number;
@@ -367,9 +371,9 @@ export function resolveProcessorOptions<KC extends CodecSpec, VC extends CodecSp
 
   const settings = options.consumer ?? {};
   const consumer = {
-    sessionTimeout: integer(settings.sessionTimeout, "consumer.sessionTimeout", 1, 30_000),
+    sessionTimeout: integer(settings.sessionTimeout, "consumer.sessionTimeout", 1, 10_000),
     rebalanceTimeout: integer(settings.rebalanceTimeout, "consumer.rebalanceTimeout", 1, 60_000),
-    heartbeatInterval: integer(settings.heartbeatInterval, "consumer.heartbeatInterval", 1, 3_000),
+    heartbeatInterval: integer(settings.heartbeatInterval, "consumer.heartbeatInterval", 1, 1_000),
     maxBytesPerPartition: integer(
       settings.maxBytesPerPartition,
       "consumer.maxBytesPerPartition",

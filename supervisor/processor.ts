@@ -25,6 +25,18 @@ import { type DeadLetterRecord, type PartitionStatus, Supervisor } from "./super
 
 const log = getLogger(["troupe", "processor"]);
 
+/** True for KafkaJS errors that mean the broker could not be reached (not a refusal). */
+function isConnectionError(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = (cause as { cause?: unknown }).cause) {
+    if (
+      /Connection|NumberOfRetriesExceeded|RequestTimeout|BrokerNotFound/.test(cause.name) ||
+      /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH/.test(cause.message)
+    ) return true;
+    if (cause === (cause as { cause?: unknown }).cause) break;
+  }
+  return false;
+}
+
 /**
  * Where a processor is in its life: `idle` until `start()`, `starting` until it joined its
  * group, `running`, then `stopping` and `stopped` (graceful) or `failed`.
@@ -53,6 +65,14 @@ export interface ProcessorStatus {
   readonly error: string | null;
   /** Handler attempt durations in ms, when `measureProcessingTime` is on; else `null`. */
   readonly processingTime: HistogramSnapshot | null;
+  /** Whether Kafka answers: false from a failed commit or a consumer crash until it recovers. */
+  readonly connection: {
+    readonly connected: boolean;
+    /** When it last changed, ms since the epoch. */
+    readonly since: number;
+    /** The error that marked it lost, while lost. */
+    readonly lastError: string | null;
+  };
 }
 
 /** A listener of one kind of event. */
@@ -143,6 +163,7 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
   let joins = 0;
   let failure: Error | undefined;
   let commitTimer: ReturnType<typeof setInterval> | undefined;
+  let watchdog: ReturnType<typeof setInterval> | undefined;
   let starting: Promise<void> | undefined;
   let ending: Promise<void> | undefined;
   let admin: Admin | undefined;
@@ -151,7 +172,33 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
   // A failure is reported through `done`; nobody is forced to watch it.
   done.promise.catch(() => {});
 
+  let connection = { connected: true, since: Date.now(), lastError: null as string | null };
+  const connectionLost = (error: unknown) => {
+    if (!connection.connected) return;
+    connection = { connected: false, since: Date.now(), lastError: describeError(error) };
+    loop.watched = true;
+    log.warn("Kafka is not answering: {error}", { error: connection.lastError });
+    emit({ type: "connection-lost", error });
+  };
+  const connectionRestored = () => {
+    if (connection.connected) return;
+    const downMs = Date.now() - connection.since;
+    connection = { connected: true, since: Date.now(), lastError: null };
+    loop.watched = false;
+    log.info("Kafka answers again after {downMs} ms", { downMs });
+    emit({ type: "connection-restored", downMs });
+  };
+
   const emit = (event: ProcessorEvent) => {
+    switch (event.type) {
+      case "commit-failed":
+        if (isConnectionError(event.error)) connectionLost(event.error);
+        break;
+      case "offsets-committed":
+      case "joined":
+        connectionRestored();
+        break;
+    }
     for (const key of [event.type, "*"]) {
       const set = listeners.get(key);
       if (!set) continue;
@@ -181,12 +228,14 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
       });
       emit({ type: "joined", memberId, assignment: partitions });
     },
+    alive: () => connectionRestored(),
     crashed(error, restarting) {
       log.error("the Kafka consumer crashed ({what}): {error}", {
         what: restarting ? "KafkaJS restarts it" : "for good",
         error: describeError(error),
       });
       emit({ type: "consumer-crashed", error, restarting });
+      connectionLost(error);
       if (!restarting && (state === "running" || state === "starting")) {
         void end(new KafkaConnectionError("the Kafka consumer failed", error));
       }
@@ -218,6 +267,7 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
     const wasRunning = state === "running" || state === "starting";
     state = "stopping";
     clearInterval(commitTimer);
+    clearInterval(watchdog);
     ending = (async () => {
       if (wasRunning) {
         await supervisor.stop(resolved.shutdownTimeoutMs, error ? "escalation" : "stop");
@@ -293,6 +343,7 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
         totals: { processed, restarts, mailboxSize },
         error: failure ? describeError(failure) : null,
         processingTime: supervisor.processingTime(),
+        connection,
       };
     },
     done: done.promise,

@@ -104,6 +104,18 @@ interface Slot<K, V> {
   abort: AbortController;
 }
 
+/**
+ * Thrown by {@linkcode FetchControl.commit} when it cannot commit yet (no batch fetched under
+ * the current group membership): not a failure, the commit is simply deferred.
+ */
+export class NotReadyToCommit extends Error {
+  /** Creates the error. */
+  constructor() {
+    super("no fetch under the current group membership yet");
+    this.name = "NotReadyToCommit";
+  }
+}
+
 /** Called when the supervisor gives up (restart intensity exceeded). */
 export type EscalationHandler = (error: EscalationError) => void;
 
@@ -158,6 +170,7 @@ export class Supervisor<K, V> {
   #epoch = 0;
   #stopping = false;
   #commitChain: Promise<void> = Promise.resolve();
+  #commitWaiting: Promise<void> | undefined;
   #histogram: Histogram | undefined;
   #sendDeadLetter: DeadLetterSender | undefined;
 
@@ -330,7 +343,15 @@ export class Supervisor<K, V> {
    */
   commit(reason: CommitReason): Promise<void> {
     if (!this.#options.autoCommit && reason !== "manual") return Promise.resolve();
-    const next = this.#commitChain.then(() => this.#commitNow(reason));
+    // One commit runs at a time, and at most one waits behind it: a waiting commit takes the
+    // commit points current when it starts, so piling up more would only repeat it (and a
+    // slow broker must not turn interval ticks into a queue).
+    if (this.#commitWaiting) return this.#commitWaiting;
+    const next = this.#commitChain.then(() => {
+      this.#commitWaiting = undefined;
+      return this.#commitNow(reason);
+    });
+    this.#commitWaiting = next;
     this.#commitChain = next.catch(() => {});
     return next;
   }
@@ -699,6 +720,12 @@ export class Supervisor<K, V> {
     try {
       await this.#control.commit(offsets);
     } catch (error) {
+      if (error instanceof NotReadyToCommit) {
+        // Between a (re-)join and the first batch there is no way to commit yet; the points
+        // stay dirty and go out with the next commit.
+        log.debug("commit ({reason}) deferred: {error}", { reason, error: error.message });
+        return;
+      }
       const rebalance = isRebalanceError(error);
       if (rebalance) {
         log.info("commit ({reason}) refused while the group rebalances: {error}", {
