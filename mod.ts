@@ -46,6 +46,7 @@ export {
   type Handler,
   type HandlerContext,
   type HandlerLogger,
+  type Ordering,
   type ProcessorOptions,
   type RestartOptions,
   type RetryOptions,

@@ -169,7 +169,8 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosVerdict
     const marks = faults.map((_, i) => Math.floor((messages * (i + 1)) / (faults.length + 2)));
     let next = 0;
     let processed = 0;
-    while (processed < messages && Date.now() < deadline) {
+    // Faults left when the work is done still fire: recovery at the very end is a case too.
+    while ((processed < messages || next < faults.length) && Date.now() < deadline) {
       await sleep(250);
       processed = await processedSoFar();
       if (next < faults.length && processed >= marks[next]) {

@@ -9,9 +9,13 @@ import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import { sleep } from "../actors/backoff.ts";
 import { createKafkaClient } from "../kafka/client.ts";
 import { describeError, KafkaConnectionError } from "../kafka/errors.ts";
-import type { TopicPartitionOffset } from "./events.ts";
 import type { ResolvedProcessorOptions } from "./options.ts";
-import { type FetchControl, NotReadyToCommit, type Supervisor } from "./supervisor.ts";
+import {
+  type CommitOffset,
+  type FetchControl,
+  NotReadyToCommit,
+  type Supervisor,
+} from "./supervisor.ts";
 
 const log = getLogger(["troupe", "consumer"]);
 
@@ -278,14 +282,18 @@ export class ConsumerLoop<K, V> implements FetchControl {
     this.#consumer?.seek({ topic, partition, offset: String(offset) });
   }
 
-  async commit(offsets: TopicPartitionOffset[]): Promise<void> {
+  async commit(offsets: CommitOffset[]): Promise<void> {
     const commit = this.#commit;
     if (!commit) throw new NotReadyToCommit();
-    const byTopic = new Map<string, { partition: number; offset: string }[]>();
-    for (const { topic, partition, offset } of offsets) {
+    // KafkaJS passes `metadata` through to the OffsetCommit request; its types omit it.
+    const byTopic = new Map<
+      string,
+      { partition: number; offset: string; metadata: string | null }[]
+    >();
+    for (const { topic, partition, offset, metadata } of offsets) {
       let partitions = byTopic.get(topic);
       if (!partitions) byTopic.set(topic, partitions = []);
-      partitions.push({ partition, offset: String(offset) });
+      partitions.push({ partition, offset: String(offset), metadata });
     }
     await commit({
       topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),

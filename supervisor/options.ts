@@ -106,6 +106,9 @@ export interface RetryOptions {
   retriable?: (error: unknown) => boolean;
 }
 
+/** How the messages of one partition are processed; see `ProcessorOptions.ordering`. */
+export type Ordering = "partition" | "key" | "unordered";
+
 /**
  * Where messages go that cannot be processed: `true` for `<topic>.dlq`, a topic name, or a
  * function of the original topic. `false` for none.
@@ -143,6 +146,27 @@ export interface ProcessorOptions<KC extends CodecSpec = "string", VC extends Co
    * types `message.value`). Default: `"bytes"`.
    */
   valueCodec?: VC;
+  /**
+   * How messages of a partition are processed: `"partition"`, one at a time in offset order;
+   * `"key"`, messages with the same key in order and different keys in parallel (all
+   * messages without a key share one lane); `"unordered"`, in parallel with no order.
+   * Default: `"partition"`.
+   */
+  ordering?: Ordering;
+  /**
+   * Messages in flight at once per partition with `ordering: "key"` or `"unordered"`.
+   * Default: 16 (must be 1, the default, with `"partition"`).
+   */
+  concurrency?: number;
+  /** Messages in flight at once across the whole processor. Default: no limit. */
+  maxInFlight?: number;
+  /**
+   * The broker's limit on offset-commit metadata (`offset.metadata.max.bytes`), in which
+   * `"key"` and `"unordered"` modes record the offsets completed beyond the commit point.
+   * When a partition's completions would not fit, its actor takes no new messages until the
+   * commit point moves. Default: 4 096.
+   */
+  offsetMetadataMaxBytes?: number;
   /** Messages a partition's mailbox holds before its fetching pauses. Default: 1 000. */
   mailboxCapacity?: number;
   /** Mailbox size at or below which a paused partition is fetched again. Default: half the capacity. */
@@ -198,6 +222,10 @@ export interface ResolvedProcessorOptions<K, V> {
   readonly fromBeginning: boolean;
   readonly keyCodec: Codec<K>;
   readonly valueCodec: Codec<V>;
+  readonly ordering: Ordering;
+  readonly concurrency: number;
+  readonly maxInFlight: number | null;
+  readonly offsetMetadataMaxBytes: number;
   readonly mailboxCapacity: number;
   readonly mailboxLowWatermark: number;
   readonly restart: { maxRestarts: number; withinMs: number; backoff: Backoff };
@@ -335,6 +363,34 @@ export function resolveProcessorOptions<KC extends CodecSpec, VC extends CodecSp
     throw new ConfigError("clientId", "must be a non-empty string");
   }
 
+  const ordering = options.ordering ?? "partition";
+  if (ordering !== "partition" && ordering !== "key" && ordering !== "unordered") {
+    throw new ConfigError(
+      "ordering",
+      `must be "partition", "key" or "unordered", got ${JSON.stringify(ordering)}`,
+    );
+  }
+  const concurrency = integer(
+    options.concurrency,
+    "concurrency",
+    1,
+    ordering === "partition" ? 1 : 16,
+  );
+  if (ordering === "partition" && concurrency !== 1) {
+    throw new ConfigError(
+      "concurrency",
+      'needs ordering "key" or "unordered" (a partition processes one message at a time)',
+    );
+  }
+  const maxInFlight = options.maxInFlight === undefined
+    ? null
+    : integer(options.maxInFlight, "maxInFlight", 1, 1);
+  const offsetMetadataMaxBytes = integer(
+    options.offsetMetadataMaxBytes,
+    "offsetMetadataMaxBytes",
+    64,
+    4096,
+  );
   const mailboxCapacity = integer(options.mailboxCapacity, "mailboxCapacity", 1, 1000);
   const mailboxLowWatermark = integer(
     options.mailboxLowWatermark,
@@ -416,6 +472,10 @@ export function resolveProcessorOptions<KC extends CodecSpec, VC extends CodecSp
       "valueCodec",
       () => resolveCodec(options.valueCodec ?? "bytes", "valueCodec") as Codec<Decoded<VC>>,
     ),
+    ordering,
+    concurrency,
+    maxInFlight,
+    offsetMetadataMaxBytes,
     mailboxCapacity,
     mailboxLowWatermark,
     restart,

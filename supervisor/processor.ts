@@ -252,13 +252,16 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
     });
     return deadLetters.send(record);
   };
-  const supervisor = new Supervisor<K, V>(
-    resolved,
-    loop,
+  const supervisor = new Supervisor<K, V>(resolved, {
+    control: loop,
     emit,
-    (error: EscalationError) => void end(error),
+    onEscalation: (error: EscalationError) => void end(error),
     sendDeadLetter,
-  );
+    committedOffsets: async (topic) => {
+      admin ??= createAdmin(resolved.connection);
+      return await admin.committedOffsets(resolved.groupId, [topic]);
+    },
+  });
   loop.attach(supervisor);
 
   /** Brings everything down, gracefully; `error` makes it a failure. */
