@@ -419,33 +419,7 @@ export function createProducer<KC extends CodecSpec = "string", VC extends Codec
     return result;
   };
 
-  const encode = (record: ProducerRecord<K, V>): KafkaJsMessage => {
-    if (
-      record === null || typeof record !== "object" || typeof record.topic !== "string" ||
-      !record.topic
-    ) {
-      throw new TypeError(`a record needs a non-empty topic, got ${JSON.stringify(record)}`);
-    }
-    if (record.value === undefined) {
-      throw new TypeError(`a record for ${record.topic} needs a value (null for a tombstone)`);
-    }
-    const message: KafkaJsMessage = {
-      key: record.key === undefined || record.key === null
-        ? null
-        : toBuffer(keyCodec.encode(record.key)),
-      value: record.value === null ? null : toBuffer(valueCodec.encode(record.value)),
-    };
-    if (record.partition !== undefined) message.partition = record.partition;
-    if (record.headers !== undefined) {
-      const headers: Record<string, Buffer | string | (Buffer | string)[]> = {};
-      for (const [name, value] of Object.entries(record.headers)) {
-        headers[name] = Array.isArray(value) ? value.map(toBuffer) : toBuffer(value);
-      }
-      message.headers = headers;
-    }
-    if (record.timestamp !== undefined) message.timestamp = String(record.timestamp);
-    return message;
-  };
+  const encode = (record: ProducerRecord<K, V>) => encodeRecord(record, keyCodec, valueCodec);
 
   const flush = (): Promise<void> => {
     if (queued() === 0 && inFlight === 0) return Promise.resolve();
@@ -484,6 +458,48 @@ export function createProducer<KC extends CodecSpec = "string", VC extends Codec
     [Symbol.asyncDispose]: close,
   };
   return self;
+}
+
+/**
+ * Encodes a record into a KafkaJS message with the given codecs.
+ *
+ * @example
+ * ```ts ignore
+ * const message = encodeRecord({ topic: "t", key: "k", value: { n: 1 } }, string(), json());
+ * ```
+ *
+ * @throws {TypeError} when the record has no topic or no value.
+ */
+export function encodeRecord<K, V>(
+  record: ProducerRecord<K, V>,
+  keyCodec: Codec<K>,
+  valueCodec: Codec<V>,
+): KafkaJsMessage {
+  if (
+    record === null || typeof record !== "object" || typeof record.topic !== "string" ||
+    !record.topic
+  ) {
+    throw new TypeError(`a record needs a non-empty topic, got ${JSON.stringify(record)}`);
+  }
+  if (record.value === undefined) {
+    throw new TypeError(`a record for ${record.topic} needs a value (null for a tombstone)`);
+  }
+  const message: KafkaJsMessage = {
+    key: record.key === undefined || record.key === null
+      ? null
+      : toBuffer(keyCodec.encode(record.key)),
+    value: record.value === null ? null : toBuffer(valueCodec.encode(record.value)),
+  };
+  if (record.partition !== undefined) message.partition = record.partition;
+  if (record.headers !== undefined) {
+    const headers: Record<string, Buffer | string | (Buffer | string)[]> = {};
+    for (const [name, value] of Object.entries(record.headers)) {
+      headers[name] = Array.isArray(value) ? value.map(toBuffer) : toBuffer(value);
+    }
+    message.headers = headers;
+  }
+  if (record.timestamp !== undefined) message.timestamp = String(record.timestamp);
+  return message;
 }
 
 function guardCodec<T>(build: () => T, option: string): T {

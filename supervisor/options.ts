@@ -41,12 +41,38 @@ export interface HandlerContext {
   readonly signal: AbortSignal;
   /** A logger in the `troupe.handler` category. */
   readonly log: HandlerLogger;
+  /**
+   * Sends an output record as part of this message's processing (with `output` or
+   * `exactlyOnce` set): the message counts as done only once every record it sent was
+   * acknowledged (or, with `exactlyOnce`, is in the partition's open transaction).
+   */
+  send(record: OutputRecord): Promise<void>;
 }
+
+/** A record a handler emits, for any topic; encoded with the `output` codecs. */
+export interface OutputRecord {
+  /** Target topic. */
+  topic: string;
+  /** Key (records with the same key go to the same partition). */
+  key?: unknown;
+  /** Value; `null` is a tombstone. */
+  value: unknown;
+  /** Explicit partition. */
+  partition?: number;
+  /** Headers. */
+  headers?: Record<string, string | Uint8Array | (string | Uint8Array)[]>;
+  /** Timestamp, ms since the epoch. */
+  timestamp?: number;
+}
+
+/** What a handler may return: nothing, or output records (with `output` or `exactlyOnce`). */
+export type HandlerResult = void | OutputRecord | readonly OutputRecord[];
 
 /**
  * Processes one message. Return (or resolve) when it is done: only then is its offset
  * committable. Throw (or reject) to fail: the message is retried, then the actor crashes and
- * is restarted on the same message.
+ * is restarted on the same message. With `output` (or `exactlyOnce`) set, it may return
+ * output records; they are produced before the message counts as done.
  *
  * @typeParam K Decoded key type.
  * @typeParam V Decoded value type.
@@ -54,7 +80,7 @@ export interface HandlerContext {
 export type Handler<K, V> = (
   message: Message<K, V>,
   context: HandlerContext,
-) => void | Promise<void>;
+) => HandlerResult | Promise<HandlerResult>;
 
 /** KafkaJS consumer settings troupe passes through. Every field is optional. */
 export interface ConsumerSettings {
@@ -167,6 +193,24 @@ export interface ProcessorOptions<KC extends CodecSpec = "string", VC extends Co
    * commit point moves. Default: 4 096.
    */
   offsetMetadataMaxBytes?: number;
+  /**
+   * Consume-transform-produce: handlers may return output records or `context.send` them.
+   * `true` encodes keys as strings and values as JSON; or give the codecs. At-least-once: a
+   * message's offset is committed only after all its outputs were acknowledged. Default: off
+   * (returned values are ignored).
+   */
+  output?: boolean | { keyCodec?: CodecSpec; valueCodec?: CodecSpec };
+  /**
+   * Exactly-once consume-transform-produce: each input partition's outputs and its input
+   * offsets go in one Kafka transaction (one transactional producer per input partition),
+   * committed every `commitIntervalMs` or `maxMessages` messages (default 1 000); a crash
+   * aborts the open transaction and the partition resumes from its last commit. Readers of
+   * the outputs must read committed records only (KafkaJS's default). Needs `ordering:
+   * "partition"`. Default: false.
+   */
+  exactlyOnce?: boolean | { maxMessages?: number };
+  /** Prefix of the transactional ids (`<prefix>-<topic>-<partition>`). Default: the group id. */
+  transactionalIdPrefix?: string;
   /** Messages a partition's mailbox holds before its fetching pauses. Default: 1 000. */
   mailboxCapacity?: number;
   /** Mailbox size at or below which a paused partition is fetched again. Default: half the capacity. */
@@ -223,6 +267,8 @@ export interface ResolvedProcessorOptions<K, V> {
   readonly keyCodec: Codec<K>;
   readonly valueCodec: Codec<V>;
   readonly ordering: Ordering;
+  readonly output: { keyCodec: Codec<unknown>; valueCodec: Codec<unknown> } | null;
+  readonly exactlyOnce: { maxMessages: number; transactionalIdPrefix: string } | null;
   readonly concurrency: number;
   readonly maxInFlight: number | null;
   readonly offsetMetadataMaxBytes: number;
@@ -382,6 +428,59 @@ export function resolveProcessorOptions<KC extends CodecSpec, VC extends CodecSp
       'needs ordering "key" or "unordered" (a partition processes one message at a time)',
     );
   }
+  const eos = options.exactlyOnce ?? false;
+  if (eos !== false && eos !== true && (eos === null || typeof eos !== "object")) {
+    throw new ConfigError(
+      "exactlyOnce",
+      `must be true, false or { maxMessages }, got ${JSON.stringify(eos)}`,
+    );
+  }
+  if (eos !== false && ordering !== "partition") {
+    throw new ConfigError(
+      "exactlyOnce",
+      'needs ordering "partition" (one transaction at a time per input partition)',
+    );
+  }
+  const exactlyOnce = eos === false ? null : {
+    maxMessages: integer(
+      eos === true ? undefined : eos.maxMessages,
+      "exactlyOnce.maxMessages",
+      1,
+      1000,
+    ),
+    transactionalIdPrefix: options.transactionalIdPrefix ?? options.groupId,
+  };
+  const outputOption = options.output ?? (exactlyOnce ? true : false);
+  if (
+    outputOption !== false && outputOption !== true &&
+    (outputOption === null || typeof outputOption !== "object")
+  ) {
+    throw new ConfigError(
+      "output",
+      `must be true, false or { keyCodec, valueCodec }, got ${JSON.stringify(outputOption)}`,
+    );
+  }
+  if (outputOption === false && exactlyOnce) {
+    throw new ConfigError("output", "cannot be false with exactlyOnce: transactions carry outputs");
+  }
+  const output = outputOption === false ? null : {
+    keyCodec: guard(
+      "output.keyCodec",
+      () =>
+        resolveCodec(
+          outputOption === true ? "string" : outputOption.keyCodec ?? "string",
+          "output.keyCodec",
+        ),
+    ),
+    valueCodec: guard(
+      "output.valueCodec",
+      () =>
+        resolveCodec(
+          outputOption === true ? "json" : outputOption.valueCodec ?? "json",
+          "output.valueCodec",
+        ),
+    ),
+  } as { keyCodec: Codec<unknown>; valueCodec: Codec<unknown> };
   const maxInFlight = options.maxInFlight === undefined
     ? null
     : integer(options.maxInFlight, "maxInFlight", 1, 1);
@@ -473,6 +572,8 @@ export function resolveProcessorOptions<KC extends CodecSpec, VC extends CodecSp
       () => resolveCodec(options.valueCodec ?? "bytes", "valueCodec") as Codec<Decoded<VC>>,
     ),
     ordering,
+    output,
+    exactlyOnce,
     concurrency,
     maxInFlight,
     offsetMetadataMaxBytes,

@@ -7,7 +7,13 @@
 import { getLogger } from "@logtape/logtape";
 import { type Admin, createAdmin } from "../kafka/admin.ts";
 import { createKafkaClient } from "../kafka/client.ts";
-import { createProducer, type Producer } from "../kafka/producer.ts";
+import {
+  createProducer,
+  encodeRecord,
+  type Producer,
+  type ProducerRecord,
+} from "../kafka/producer.ts";
+import { PartitionTransactions } from "./transactions.ts";
 import { ConsumerLoop } from "./consumer_loop.ts";
 import { describeError, KafkaConnectionError } from "../kafka/errors.ts";
 import type {
@@ -19,7 +25,7 @@ import type {
   TopicPartitionOffset,
 } from "./events.ts";
 import type { CodecSpec, Decoded } from "../kafka/codec.ts";
-import { type ProcessorOptions, resolveProcessorOptions } from "./options.ts";
+import { type OutputRecord, type ProcessorOptions, resolveProcessorOptions } from "./options.ts";
 import type { HistogramSnapshot } from "./histogram.ts";
 import { type DeadLetterRecord, type PartitionStatus, Supervisor } from "./supervisor.ts";
 
@@ -252,11 +258,47 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
     });
     return deadLetters.send(record);
   };
+  // Outputs (consume-transform-produce), at least once: one shared producer, made on first use.
+  let outputs: Producer<unknown, unknown> | undefined;
+  const output = resolved.output;
+  const sendOutputs = (records: readonly OutputRecord[]) => {
+    outputs ??= createProducer({
+      ...resolved.connection,
+      clientId: `${resolved.connection.clientId}-outputs`,
+      keyCodec: output!.keyCodec,
+      valueCodec: output!.valueCodec,
+    });
+    return outputs.sendAll(records as ProducerRecord<unknown, unknown>[]);
+  };
+  // Exactly once: a transactional producer per input partition, its id derived from it.
+  const transactions = (topic: string, partition: number) =>
+    new PartitionTransactions({
+      producer: kafka.producer({
+        transactionalId: `${resolved.exactlyOnce!.transactionalIdPrefix}-${topic}-${partition}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+      }),
+      groupId: resolved.groupId,
+      topic,
+      partition,
+    });
+  const encodeOutput = (record: OutputRecord) => ({
+    topic: record.topic,
+    message: encodeRecord(
+      record as ProducerRecord<unknown, unknown>,
+      output!.keyCodec,
+      output!.valueCodec,
+    ),
+  });
+
   const supervisor = new Supervisor<K, V>(resolved, {
     control: loop,
     emit,
     onEscalation: (error: EscalationError) => void end(error),
     sendDeadLetter,
+    sendOutputs: output ? sendOutputs : undefined,
+    transactions: resolved.exactlyOnce ? transactions : undefined,
+    encodeOutput: output ? encodeOutput : undefined,
     committedOffsets: async (topic) => {
       admin ??= createAdmin(resolved.connection);
       return await admin.committedOffsets(resolved.groupId, [topic]);
@@ -278,8 +320,10 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
       await loop.stop().catch((stopError) =>
         log.warn("leaving the group failed: {error}", { error: describeError(stopError) })
       );
+      await supervisor.close().catch(() => {});
       await admin?.close().catch(() => {});
       await deadLetters?.close().catch(() => {});
+      await outputs?.close().catch(() => {});
       if (error) {
         failure = error;
         state = "failed";

@@ -26,8 +26,10 @@ import {
 } from "./events.ts";
 import { Histogram, type HistogramSnapshot } from "./histogram.ts";
 import { OffsetTracker } from "./offset_tracker.ts";
+import { MessageContext, type OutputSender } from "./handler_context.ts";
+import type { EncodedOutput, PartitionTransactions } from "./transactions.ts";
 import { decodeCompletions, encodeCompletions, maxCompletionSpan } from "./completions.ts";
-import type { HandlerContext, ResolvedProcessorOptions } from "./options.ts";
+import type { OutputRecord, ResolvedProcessorOptions } from "./options.ts";
 
 const log = getLogger(["troupe", "supervisor"]);
 const handlerLog = getLogger(["troupe", "handler"]);
@@ -88,6 +90,8 @@ export interface PartitionStatus extends TopicPartition {
   readonly retried: number;
   /** Messages handed to the dead-letter topic since it was assigned. */
   readonly deadLettered: number;
+  /** Messages skipped because a previous owner had completed them (key/unordered modes). */
+  readonly skipped: number;
   /** Messages being processed right now. */
   readonly inFlight: number;
   /** The partition's end offset as of the last fetch, or `null` before one. */
@@ -115,6 +119,10 @@ interface Slot<K, V> {
   /** Waiting for the committed offset and its metadata before fetching (lane actors). */
   initializing: boolean;
   skipped: number;
+  /** Exactly-once: the partition's transactions. */
+  readonly transactions: PartitionTransactions | null;
+  /** First offset delivered under the current epoch (where an aborted transaction rewinds to). */
+  firstOffset: number;
   /** Lowest offset accepted from a fetch: everything below was already taken. */
   nextOffset: number;
   backpressured: boolean;
@@ -178,6 +186,12 @@ export interface SupervisorServices {
   readonly committedOffsets?: (
     topic: string,
   ) => Promise<{ partition: number; offset: number | null; metadata: string | null }[]>;
+  /** Produces output records at least once (needed with `output`). */
+  readonly sendOutputs?: OutputSender;
+  /** The transactions of an input partition (needed with `exactlyOnce`). */
+  readonly transactions?: (topic: string, partition: number) => PartitionTransactions;
+  /** Encodes an output record for a transaction (needed with `exactlyOnce`). */
+  readonly encodeOutput?: (record: OutputRecord) => EncodedOutput;
 }
 
 /** The headers troupe adds to a dead-letter record. */
@@ -303,6 +317,7 @@ export class Supervisor<K, V> {
     const { mailbox } = slot;
     const codecs = this.#codecs;
     let next = slot.nextOffset;
+    if (slot.firstOffset < 0) slot.firstOffset = Number(messages[0].offset);
     for (let i = 0; i < messages.length; i++) {
       const raw = messages[i];
       const offset = Number(raw.offset);
@@ -450,6 +465,7 @@ export class Supervisor<K, V> {
         failed: slot.failed,
         retried: slot.retried,
         deadLettered: slot.deadLettered,
+        skipped: slot.skipped,
         inFlight: slot.actor.inFlight,
         highWatermark: slot.highWatermark >= 0 ? slot.highWatermark : null,
         lag: slot.highWatermark >= 0 && position >= 0
@@ -509,6 +525,8 @@ export class Supervisor<K, V> {
       initializing: options.ordering !== "partition" &&
         this.#services.committedOffsets !== undefined,
       skipped: 0,
+      transactions: options.exactlyOnce ? this.#services.transactions!(topic, partition) : null,
+      firstOffset: -1,
       nextOffset: -1,
       backpressured: false,
       userPaused,
@@ -650,19 +668,37 @@ export class Supervisor<K, V> {
     const retry = options.retryByTopic.get(slot.topic) ?? options.retry;
     const deadLetterTopic = options.deadLetter?.(slot.topic);
     // One context per message in flight: a partition actor has one, a lane actor `concurrency`.
-    const contexts = Array.from({ length: options.concurrency }, () => ({
-      topic: slot.topic,
-      partition: slot.partition,
-      attempt: 1,
-      signal: slot.abort.signal, // this actor's own: a seek gives the next actor a fresh one
-      log: handlerLog,
-    } as { -readonly [P in keyof HandlerContext]: HandlerContext[P] }));
+    const transactions = slot.transactions;
+    const encode = this.#services.encodeOutput;
+    const sender: OutputSender | undefined = options.output === null
+      ? undefined
+      : transactions
+      ? (records) => transactions.send(records.map((record) => encode!(record)))
+      : this.#services.sendOutputs;
+    const contexts = Array.from(
+      { length: options.concurrency },
+      () => new MessageContext(slot.topic, slot.partition, slot.abort.signal, handlerLog, sender),
+    );
+    const run = options.output === null
+      ? (message: ReceivedMessage<K, V>, context: MessageContext) => handler(message, context)
+      : (message: ReceivedMessage<K, V>, context: MessageContext) => {
+        // A message is done once its outputs are safe; with transactions, its outputs and the
+        // partition's commits never interleave.
+        const work = async () => {
+          await context.finish(await handler(message, context));
+          if (transactions) transactions.messages++;
+        };
+        return transactions ? transactions.run(work) : work();
+      };
     const hooks = {
       mailbox: slot.mailbox,
       processed: (message: ReceivedMessage<K, V>) => {
         if (slot.tracker.complete(epoch, message.offset)) {
           slot.processed++;
           slot.consecutiveCrashes = 0;
+        }
+        if (transactions && transactions.messages >= options.exactlyOnce!.maxMessages) {
+          void this.commit("interval");
         }
       },
       crashed: (message: ReceivedMessage<K, V>, error: unknown) =>
@@ -681,8 +717,8 @@ export class Supervisor<K, V> {
       return new Actor<ReceivedMessage<K, V>>({
         ...hooks,
         process: (message, attempt) => {
-          context.attempt = attempt;
-          return handler(message, context);
+          context.begin(attempt);
+          return run(message, context);
         },
       });
     }
@@ -706,8 +742,8 @@ export class Supervisor<K, V> {
       },
       process: (message, attempt, worker) => {
         const context = contexts[worker];
-        context.attempt = attempt;
-        return handler(message, context);
+        context.begin(attempt);
+        return run(message, context);
       },
     });
     slot.buffered = () => actor.buffered;
@@ -819,6 +855,25 @@ export class Supervisor<K, V> {
       slot.restartTimer = undefined;
       if (slot.epoch !== epoch || slot.closing || this.#stopping) return;
       slot.restarts++;
+      const transactions = slot.transactions;
+      if (transactions) {
+        // The open transaction holds the outputs of messages processed since the last
+        // commit: abort it, and process them again from there.
+        const rewind = slot.tracker.committed >= 0 ? slot.tracker.committed : slot.firstOffset;
+        void transactions.run(() => transactions.abort()).catch(() => {}).then(() => {
+          if (slot.epoch !== epoch || slot.closing || this.#stopping) return;
+          if (rewind >= 0) this.seek(topic, partition, rewind);
+          else slot.actor.restart();
+          this.#emit({
+            type: "actor-restarted",
+            topic,
+            partition,
+            offset: rewind,
+            restarts: slot.restarts,
+          });
+        });
+        return;
+      }
       slot.actor.restart();
       this.#emit({ type: "actor-restarted", topic, partition, offset, restarts: slot.restarts });
     }, delay);
@@ -834,13 +889,58 @@ export class Supervisor<K, V> {
     const dropped = slot.mailbox.clear();
     const key = partitionKey(topic, partition);
     const deadline = setTimeout(() => slot.abort.abort(), this.#options.shutdownTimeoutMs);
-    const leaving = slot.actor.stop().then(() => {
+    const leaving = slot.actor.stop().then(async () => {
       clearTimeout(deadline);
+      // A transaction left open is aborted: the next owner starts from the last commit.
+      await slot.transactions?.close();
       if (this.#leaving.get(key) === leaving) this.#leaving.delete(key);
       this.#actorStopped(slot, epoch);
     });
     this.#leaving.set(key, leaving);
     this.#emit({ type: "partition-revoked", topic, partition, epoch, dropped });
+  }
+
+  /**
+   * Commits a partition's open transaction with its commit point. Runs under the partition's
+   * lock, so the point read is consistent with the outputs in the transaction.
+   */
+  #commitTransaction(slot: Slot<K, V>, reason: CommitReason): Promise<TopicPartitionOffset | null> {
+    const transactions = slot.transactions!;
+    return transactions.run(async () => {
+      const tracker = slot.tracker;
+      const point = tracker.commitPoint;
+      if (point < 0) return null;
+      const processed = tracker.processedCount;
+      try {
+        await transactions.commit(point);
+      } catch (error) {
+        // The aborted transaction took the outputs of every message processed since the last
+        // commit with it: process them again from there (unless the partition is leaving).
+        const rewind = tracker.committed >= 0 ? tracker.committed : slot.firstOffset;
+        log.warn(
+          "transaction of {topic}[{partition}] ({reason}) failed and was aborted; resuming at {rewind}: {error}",
+          {
+            topic: slot.topic,
+            partition: slot.partition,
+            reason,
+            rewind,
+            error: describeError(error),
+          },
+        );
+        this.#emit({ type: "commit-failed", reason, error, rebalance: isRebalanceError(error) });
+        if (!slot.closing && !this.#stopping && rewind >= 0) {
+          this.seek(slot.topic, slot.partition, rewind);
+        }
+        return null;
+      }
+      tracker.markCommitted(point, processed);
+      return { topic: slot.topic, partition: slot.partition, offset: point };
+    });
+  }
+
+  /** Closes what the partitions hold open (transactional producers). */
+  async close(): Promise<void> {
+    await Promise.all(this.#allSlots().map((slot) => slot.transactions?.close()));
   }
 
   #actorStopped(slot: Slot<K, V>, epoch: number): void {
@@ -850,8 +950,15 @@ export class Supervisor<K, V> {
   async #commitNow(reason: CommitReason): Promise<void> {
     const pending: { tracker: OffsetTracker; offset: CommitOffset; processed: number }[] = [];
     const lanes = this.#options.ordering !== "partition";
+    const transactional: Promise<TopicPartitionOffset | null>[] = [];
     for (const slot of this.#allSlots()) {
       const tracker = slot.tracker;
+      if (slot.transactions) {
+        if (tracker.needsCommit || slot.transactions.open) {
+          transactional.push(this.#commitTransaction(slot, reason));
+        }
+        continue;
+      }
       if (!tracker.needsCommit) continue;
       const point = tracker.commitPoint;
       const metadata = lanes
@@ -866,6 +973,18 @@ export class Supervisor<K, V> {
         offset: { topic: slot.topic, partition: slot.partition, offset: point, metadata },
         processed: tracker.processedCount,
       });
+    }
+    if (transactional.length > 0) {
+      const started = performance.now();
+      const committed = (await Promise.all(transactional)).filter((offset) => offset !== null);
+      if (committed.length > 0) {
+        this.#emit({
+          type: "offsets-committed",
+          reason,
+          offsets: committed,
+          durationMs: performance.now() - started,
+        });
+      }
     }
     if (pending.length === 0) return;
     const offsets = pending.map((entry) => entry.offset);

@@ -138,3 +138,34 @@ export async function endOffsets(topic: string): Promise<Map<number, number>> {
 export function pace(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * Every record of `topic` as Kafka's own Java console consumer sees it with
+ * `isolation.level=read_committed` (KafkaJS's read-committed filtering can let records of
+ * aborted transactions through): one string per record value.
+ */
+export async function readCommittedValues(topic: string, timeoutMs = 10_000): Promise<string[]> {
+  const lib = `${
+    Deno.env.get("TROUPE_CACHE_DIR") ?? `${Deno.env.get("HOME")}/.cache/troupe`
+  }/kafka-3.9.1/lib`;
+  const output = await new Deno.Command("java", {
+    args: [
+      "-Xmx256m",
+      "-cp",
+      `${lib}/*`,
+      "org.apache.kafka.tools.consumer.ConsoleConsumer",
+      "--bootstrap-server",
+      testBrokers().join(","),
+      "--topic",
+      topic,
+      "--from-beginning",
+      "--isolation-level",
+      "read_committed",
+      "--timeout-ms",
+      String(timeoutMs),
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(output.stdout).split("\n").filter((line) => line !== "");
+}
