@@ -462,6 +462,11 @@ export class GroupCoordinator {
     if (!settled) return;
     const waiters = this.#settled;
     this.#settled = [];
-    for (const waiter of waiters) waiter.resolve(this.#generation);
+    const generation = this.#generation;
+    // After a macrotask: the members' consumers take their assignments (and emit GROUP_JOIN)
+    // in the microtasks that follow their sync, and the caller should see them all done.
+    setTimeout(() => {
+      for (const waiter of waiters) waiter.resolve(generation);
+    }, 0);
   }
 }
