@@ -15,13 +15,18 @@ import { GroupCoordinator } from "../testing/memory/group.ts";
 import { type MemoryKafka, startMemoryKafka } from "../testing/mod.ts";
 import { waitFor } from "./_helpers.ts";
 
-/** Produces `perPartition` records to each partition: values "<partition>:<index>". */
+/** Produces `perPartition` records to each partition, record i with header `i` and timestamp i. */
 function fill(kafka: MemoryKafka, topic: string, partitions: number, perPartition: number) {
   kafka.createTopic(topic, partitions);
   for (let partition = 0; partition < partitions; partition++) {
     kafka.produce(
       topic,
-      Array.from({ length: perPartition }, (_, i) => ({ partition, value: `${partition}:${i}` })),
+      Array.from({ length: perPartition }, (_, i) => ({
+        partition,
+        value: `${partition}:${i}`,
+        headers: { i: String(i) },
+        timestamp: i,
+      })),
     );
   }
 }
@@ -76,12 +81,24 @@ Deno.test("in-memory: every message is processed once, in order, and the end off
   await using kafka = startMemoryKafka();
   fill(kafka, "orders", 3, 200);
   const { seen, record } = recorder();
-  const processor = processorOn(kafka, "billing", record);
+  const wrong: unknown[] = [];
+  const processor = processorOn(kafka, "billing", (message) => {
+    const i = String(message.offset);
+    const value = new TextDecoder().decode(message.rawValue!);
+    if (
+      value !== `${message.partition}:${i}` || message.headers.i !== i ||
+      message.timestamp !== message.offset
+    ) {
+      wrong.push(message);
+    }
+    record(message);
+  });
   await processor.start();
   await waitFor(() => processor.status().totals.processed === 600, "600 processed");
   await processor.stop();
   await processor.done;
 
+  assert.deepEqual(wrong, [], "values, headers and timestamps as produced");
   for (const partition of range(3)) assert.deepEqual(seen.get(partition), range(200));
   assert.deepEqual(kafka.committed("billing", "orders"), [200, 200, 200]);
   assert.deepEqual(kafka.endOffsets("orders"), [200, 200, 200]);

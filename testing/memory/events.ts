@@ -5,6 +5,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { KafkaJSNonRetriableError } from "./kafkajs_errors.ts";
 
 const log = getLogger(["troupe", "memory-kafka"]);
 
@@ -52,11 +53,13 @@ export class Emitter {
   /**
    * Subscribes to one event; returns the function that unsubscribes.
    *
-   * @throws {TypeError} for a name the client does not have, as KafkaJS does.
+   * @throws {KafkaJSNonRetriableError} for a name the client does not have, as KafkaJS does.
    */
   on(name: string, listener: (event: InstrumentationEvent<unknown>) => unknown): () => void {
     if (!this.#names.has(name)) {
-      throw new TypeError(`Event name should be one of ${[...this.#names].join(", ")}`);
+      throw new KafkaJSNonRetriableError(
+        `Event name should be one of ${[...this.#names].join(", ")}`,
+      );
     }
     let set = this.#listeners.get(name);
     if (!set) this.#listeners.set(name, set = new Set());
