@@ -9,6 +9,7 @@ import {
   KafkaJSConnectionError,
   KafkaJSNonRetriableError,
   KafkaJSNumberOfRetriesExceeded,
+  type KafkaJSProtocolError,
 } from "./kafkajs_errors.ts";
 import { protocolError } from "./errors.ts";
 
@@ -169,7 +170,7 @@ export class Faults implements MemoryKafkaFaults {
   }
 
   /** The error the next commit of `groupId` must fail with, if one was injected (consumes it). */
-  takeCommitFailure(groupId: string): Error | undefined {
+  takeCommitFailure(groupId: string): KafkaJSProtocolError | undefined {
     const index = this.#commitFailures.findIndex((failure) =>
       failure.groupId === undefined || failure.groupId === groupId
     );
