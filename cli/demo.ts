@@ -10,7 +10,9 @@ import { json } from "../kafka/codec.ts";
 import { describeError } from "../kafka/errors.ts";
 import { createProducer } from "../kafka/producer.ts";
 import { createProcessor } from "../supervisor/processor.ts";
-import { startLocalKafka } from "../testing/local_kafka.ts";
+import { LocalKafkaError } from "../testing/errors.ts";
+import { type LocalKafka, startLocalKafka } from "../testing/local_kafka.ts";
+import { startMemoryKafka } from "../testing/memory_kafka.ts";
 import { startLiveView } from "./live_view.ts";
 
 /** An order, as the demo produces it. */
@@ -22,7 +24,10 @@ interface Order {
 
 /** Options of {@linkcode runDemo}. */
 export interface DemoOptions {
-  /** Brokers to use. Default: `KAFKA_BROKERS`, else a local broker started for the demo. */
+  /**
+   * Brokers to use. Default: `KAFKA_BROKERS`, else a local broker started for the demo, else
+   * (without Java or Maven) troupe's in-memory Kafka.
+   */
   brokers?: string;
   /** Orders to produce. Default: 20 000. */
   messages?: number;
@@ -75,14 +80,33 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
 
   let brokers = options.brokers ?? Deno.env.get("KAFKA_BROKERS");
   let stopBroker = async () => {};
+  let local: LocalKafka | undefined;
   if (brokers) {
     print(`Using Kafka at ${brokers}`);
-  } else {
+  } else if (onPath("java")) {
     print("Starting a local Kafka broker (KAFKA_BROKERS is not set)...");
-    const kafka = await startLocalKafka();
+    try {
+      local = await startLocalKafka();
+    } catch (error) {
+      const missing = error instanceof LocalKafkaError &&
+        (error.code === "java-missing" || error.code === "maven-missing");
+      if (!missing) throw error;
+    }
+  }
+  if (local) {
+    const kafka = local;
     brokers = kafka.brokers.join(",");
     stopBroker = () => kafka.stop();
     print(`Local Kafka 3.9 is up at ${brokers}`);
+  } else if (!brokers) {
+    // No broker to be had: the processor is still worth seeing, on the in-memory cluster.
+    print(
+      "Java/Maven not found: running the demo on troupe's in-memory Kafka; this shows the " +
+        "processor, not Kafka",
+    );
+    const kafka = startMemoryKafka();
+    brokers = kafka.brokers.join(",");
+    stopBroker = () => kafka.stop();
   }
 
   const stamp = `${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 6)}`;
@@ -219,4 +243,21 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     await admin.close().catch(() => {});
     await stopBroker();
   }
+}
+
+/** True when an executable called `command` is on `PATH`. */
+function onPath(command: string): boolean {
+  const windows = Deno.build.os === "windows";
+  const names = windows ? [`${command}.exe`, `${command}.cmd`, command] : [command];
+  for (const dir of (Deno.env.get("PATH") ?? "").split(windows ? ";" : ":")) {
+    if (!dir) continue;
+    for (const name of names) {
+      try {
+        if (Deno.statSync(`${dir}/${name}`).isFile) return true;
+      } catch {
+        // Not in this folder.
+      }
+    }
+  }
+  return false;
 }
