@@ -88,7 +88,9 @@ export async function loadHandlerModule(path: string): Promise<HandlerModule> {
       const hint = /Requires read access/.test(error.message)
         ? "\n(add the handler's local imports to --allow-read)"
         : "";
-      throw new UsageError(`cannot load the handler module ${path}: ${error.message}${hint}`);
+      throw new UsageError(
+        `cannot load the handler module ${path}: ${tidyLoaderMessage(error.message)}${hint}`,
+      );
     }
     throw new HandlerLoadError(path, error);
   }
@@ -127,6 +129,17 @@ export async function loadHandlerModule(path: string): Promise<HandlerModule> {
 function isLoaderError(error: TypeError): boolean {
   return /^(SyntaxError|Module not found|Requires read access|Unable to load|Import .* failed|Relative import path)/
     .test(error.message) || (error as { code?: string }).code === "ERR_MODULE_NOT_FOUND";
+}
+
+/**
+ * The loader ends its messages with the place at fault as `    at file:///...:1:8`, which
+ * reads like a stack trace: say `(at /path:1:8)` instead.
+ */
+function tidyLoaderMessage(message: string): string {
+  return message.replace(
+    /\n\s+at (file:\/\/\S+)\s*$/,
+    (_, url: string) => ` (at ${decodeURIComponent(url.slice("file://".length))})`,
+  );
 }
 
 function describeType(value: unknown): string {

@@ -90,15 +90,17 @@ export async function configureLogging(options: LoggingOptions): Promise<void> {
     ? getAnsiColorFormatter({ timestamp: "time" })
     : getTextFormatter({ timestamp: "time" });
   const write = options.write ?? writeStderr;
-  // Each secret as it is and as it appears inside a JSON string.
-  const masks = (options.secrets ?? []).filter((secret) => secret.length > 0)
-    .flatMap((secret) => [secret, JSON.stringify(secret).slice(1, -1)]);
+  const secrets = (options.secrets ?? []).filter((secret) => secret.length > 0);
   // Synchronous, so a record logged just before exit is not lost.
-  const sink = (record: LogRecord) => {
-    let line = formatter(record);
-    for (const mask of masks) line = line.replaceAll(mask, "[REDACTED]");
-    write(line);
-  };
+  const sink = secrets.length === 0
+    ? (record: LogRecord) => write(formatter(record))
+    : (record: LogRecord) => {
+      // Masked before formatting (formatters quote and escape values), and after, in case
+      // a formatter rendered a secret from something the walk does not open.
+      let line = formatter(redactRecord(record, secrets));
+      for (const secret of secrets) line = line.replaceAll(secret, REDACTED);
+      write(line);
+    };
   await configure({
     reset: true,
     sinks: { main: sink },
@@ -116,4 +118,35 @@ export async function configureLogging(options: LoggingOptions): Promise<void> {
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["main"] },
     ],
   });
+}
+
+const REDACTED = "[REDACTED]";
+
+/** The record with every occurrence of a secret in its message and properties masked. */
+function redactRecord(record: LogRecord, secrets: readonly string[]): LogRecord {
+  const mask = (value: unknown, depth: number): unknown => {
+    if (typeof value === "string") {
+      return secrets.reduce((text, secret) => text.replaceAll(secret, REDACTED), value);
+    }
+    if (value === null || typeof value !== "object" || depth > 4) return value;
+    if (Array.isArray(value)) return value.map((item) => mask(item, depth + 1));
+    if (value instanceof Error) {
+      const copy = new Error(mask(value.message, depth + 1) as string);
+      copy.name = value.name;
+      return copy;
+    }
+    const prototype = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null) return value;
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, mask(item, depth + 1)]),
+    );
+  };
+  return {
+    ...record,
+    message: record.message.map((part) => mask(part, 0)),
+    rawMessage: typeof record.rawMessage === "string"
+      ? mask(record.rawMessage, 0) as string
+      : record.rawMessage,
+    properties: mask(record.properties, 0) as Record<string, unknown>,
+  };
 }
