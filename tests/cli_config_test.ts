@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
-import { resolveConnection } from "../cli/connection.ts";
+import { LAG_COMMAND, TOPICS_COMMAND } from "../cli/admin_commands.ts";
+import { CREDENTIAL_VARIABLES, resolveConnection } from "../cli/connection.ts";
+import { CONSUME_COMMAND } from "../cli/consume.ts";
+import { DEMO_COMMAND } from "../cli/demo_command.ts";
 import { UsageError } from "../cli/errors.ts";
 import { formatHelp, parseFlags } from "../cli/flags.ts";
 import { HandlerLoadError, type HandlerModule, loadHandlerModule } from "../cli/handler_module.ts";
 import { configureLogging } from "../cli/logging.ts";
+import { METRICS } from "../cli/metrics.ts";
 import { buildProcessorOptions, CORE_SUPPORTS } from "../cli/processor_options.ts";
+import { PRODUCE_COMMAND } from "../cli/produce.ts";
 import { RUN_COMMAND } from "../cli/run.ts";
 
 const noEnv = () => undefined;
@@ -307,5 +312,39 @@ Deno.test("processor options: --ordering, --concurrency and --dead-letter follow
           error instanceof UsageError && error.message.startsWith(`${text} is not supported yet`),
       );
     }
+  }
+});
+
+Deno.test("README: documents every command, flag, environment variable and metric", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const cli = readme.slice(readme.indexOf("## Command line"), readme.indexOf("## Run the tests"));
+  const commands = [
+    RUN_COMMAND,
+    PRODUCE_COMMAND,
+    CONSUME_COMMAND,
+    TOPICS_COMMAND,
+    LAG_COMMAND,
+    DEMO_COMMAND,
+  ];
+  for (const spec of commands) {
+    const start = cli.search(new RegExp(`^### .*\`${spec.name}\``, "m"));
+    assert.ok(start >= 0, `a section for ${spec.name}`);
+    const section = cli.slice(start, cli.indexOf("\n### ", start + 1));
+    assert.ok(cli.includes(`| \`${spec.name}\``), `${spec.name} in the table of commands`);
+    for (const flag of spec.flags) {
+      assert.ok(section.includes(`| \`--${flag.name}`), `--${flag.name} of ${spec.name}`);
+      if (flag.env) assert.ok(section.includes(`\`${flag.env}\``), `${flag.env} for ${spec.name}`);
+    }
+  }
+  for (const variable of CREDENTIAL_VARIABLES) assert.ok(cli.includes(`| \`${variable.name}\``));
+  for (const [name, type] of Object.values(METRICS)) {
+    assert.match(
+      cli,
+      new RegExp(`\\| \`${name}\` +\\| ${type} `),
+      `${name} in the table of metrics`,
+    );
+  }
+  for (const path of ["/metrics", "/health", "/ready", "/status"]) {
+    assert.ok(cli.includes(`| \`GET ${path}\``), path);
   }
 });
