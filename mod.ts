@@ -35,10 +35,18 @@ export {
   type ProcessorStatus,
 } from "./supervisor/processor.ts";
 export {
+  type Consumer,
+  type ConsumerOptions,
+  createConsumer,
+  type PollOptions,
+} from "./supervisor/poll_consumer.ts";
+export {
   type ConsumerSettings,
+  type DeadLetterOption,
   type Handler,
   type HandlerContext,
   type HandlerLogger,
+  type Ordering,
   type ProcessorOptions,
   type RestartOptions,
   type RetryOptions,
@@ -53,7 +61,12 @@ export {
   type TopicPartition,
   type TopicPartitionOffset,
 } from "./supervisor/events.ts";
-export { ConfigError, describeError, KafkaConnectionError } from "./kafka/errors.ts";
+export {
+  ConfigError,
+  describeError,
+  KafkaConnectionError,
+  NonRetriableError,
+} from "./kafka/errors.ts";
 export {
   type Admin,
   type CommittedOffset,
@@ -74,7 +87,7 @@ export {
   type ProducerRecord,
   type RecordMetadata,
 } from "./kafka/producer.ts";
-export type { PartitionStatus } from "./supervisor/supervisor.ts";
+export { DEAD_LETTER_HEADERS, type PartitionStatus } from "./supervisor/supervisor.ts";
 export type { HistogramSnapshot } from "./supervisor/histogram.ts";
 export type { ActorState } from "./actors/actor.ts";
 export type { BackoffOptions } from "./actors/backoff.ts";

@@ -132,6 +132,11 @@ export class Actor<M> {
     return this.#inHand;
   }
 
+  /** Messages being processed now: 1 or 0. */
+  get inFlight(): number {
+    return this.#inHand === undefined ? 0 : 1;
+  }
+
   /** Failed attempts on the message in hand so far. */
   get attempts(): number {
     return this.#attempts;

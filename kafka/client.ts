@@ -37,7 +37,11 @@ export interface ClientRetryOptions {
   retries?: number;
   /** First delay, ms. Default: 300. */
   initialRetryTime?: number;
-  /** Longest delay, ms. Default: 30 000. */
+  /**
+   * Longest delay, ms. Default: 5 000 (KafkaJS's own is 30 000). KafkaJS also waits this
+   * long before restarting a crashed consumer, so it bounds how late troupe notices that a
+   * broker is back after an outage.
+   */
   maxRetryTime?: number;
   /** Randomisation factor. Default: 0.2. */
   factor?: number;
@@ -185,7 +189,7 @@ export function createKafkaClient(options: ConnectionOptions): Kafka {
     sasl: options.sasl as SASLOptions | undefined,
     connectionTimeout: options.connectionTimeout ?? 3_000,
     requestTimeout: options.requestTimeout ?? 30_000,
-    retry: options.clientRetry,
+    retry: { maxRetryTime: 5_000, ...options.clientRetry },
     logLevel: kafkaJsLogger.isEnabledFor("debug") ? logLevel.INFO : logLevel.WARN,
     logCreator,
   });

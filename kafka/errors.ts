@@ -58,6 +58,31 @@ export class KafkaConnectionError extends Error {
 }
 
 /**
+ * Thrown by a handler to say that retrying this message is pointless (bad input, a rule it
+ * breaks): the actor skips its remaining retries and dead-letters it (or crashes, without a
+ * dead-letter topic).
+ *
+ * @example
+ * ```ts ignore
+ * handler: (message) => {
+ *   if (!message.value?.customer) throw new NonRetriableError("order without a customer");
+ * }
+ * ```
+ */
+export class NonRetriableError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong with the message.
+   * @param options `cause`, the underlying error.
+   */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "NonRetriableError";
+  }
+}
+
+/**
  * `"Name: message"` for an error, `String(value)` for anything else.
  *
  * @example

@@ -9,9 +9,13 @@ import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import { sleep } from "../actors/backoff.ts";
 import { createKafkaClient } from "../kafka/client.ts";
 import { describeError, KafkaConnectionError } from "../kafka/errors.ts";
-import type { TopicPartitionOffset } from "./events.ts";
 import type { ResolvedProcessorOptions } from "./options.ts";
-import type { FetchControl, Supervisor } from "./supervisor.ts";
+import {
+  type CommitOffset,
+  type FetchControl,
+  NotReadyToCommit,
+  type Supervisor,
+} from "./supervisor.ts";
 
 const log = getLogger(["troupe", "consumer"]);
 
@@ -19,10 +23,10 @@ const log = getLogger(["troupe", "consumer"]);
 export interface ConsumerLoopEvents {
   /** The member joined (or re-joined) the group with this assignment. */
   joined(memberId: string | null, assignment: Record<string, number[]>): void;
-  /** A rebalance began. */
-  rebalancing(): void;
   /** The KafkaJS consumer crashed; `restarting` says whether KafkaJS restarts it. */
   crashed(error: unknown, restarting: boolean): void;
+  /** Kafka answered (a batch or a heartbeat); called only while `watched` is set. */
+  alive(): void;
 }
 
 type CommitFunction = EachBatchPayload["commitOffsetsIfNecessary"];
@@ -65,6 +69,10 @@ export class ConsumerLoop<K, V> implements FetchControl {
   /** Set when a batch already held the re-join and committed; KafkaJS's event follows. */
   #drained = false;
   #memberId: string | null = null;
+  #lastHeartbeat = 0;
+  #subscribed: string[] = [];
+  #refreshTimer: ReturnType<typeof setInterval> | undefined;
+  #refreshing = false;
 
   /**
    * Creates the loop; nothing connects before {@linkcode ConsumerLoop.start}.
@@ -119,12 +127,17 @@ export class ConsumerLoop<K, V> implements FetchControl {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.#memberId = payload.memberId;
       this.#drained = false;
+      this.#lastHeartbeat = Date.now();
       this.#supervisor?.assign(payload.memberAssignment);
       this.#events.joined(payload.memberId, payload.memberAssignment);
       joined.resolve();
     });
+    consumer.on(consumer.events.HEARTBEAT, () => {
+      this.#lastHeartbeat = Date.now();
+      if (this.watched) this.#events.alive();
+    });
     consumer.on(consumer.events.REBALANCING, () => {
-      this.#events.rebalancing();
+      this.#lastHeartbeat = 0; // a re-join does not heartbeat; do not mistake it for an outage
       // When the loop itself held the re-join (see eachBatch), the commit already happened.
       if (this.#drained) this.#drained = false;
       else this.#supervisor?.rebalanceStarted();
@@ -140,13 +153,8 @@ export class ConsumerLoop<K, V> implements FetchControl {
 
     try {
       await consumer.connect();
-      await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: true,
-        partitionsConsumedConcurrently: 1,
-        eachBatch: (payload) => this.#eachBatch(payload),
-      });
+      this.#subscribed = await this.#matchingTopics();
+      await this.#run(consumer, this.#subscribed);
       const limit = options.connectTimeoutMs + settings.rebalanceTimeout;
       const timer = setTimeout(
         () =>
@@ -160,6 +168,9 @@ export class ConsumerLoop<K, V> implements FetchControl {
       } finally {
         clearTimeout(timer);
       }
+      if (options.topics.some((topic) => topic instanceof RegExp)) {
+        this.#refreshTimer = setInterval(() => void this.#refreshTopics(), options.topicRefreshMs);
+      }
     } catch (error) {
       await consumer.disconnect().catch(() => {});
       this.#consumer = undefined;
@@ -168,8 +179,82 @@ export class ConsumerLoop<K, V> implements FetchControl {
     }
   }
 
+  /** Subscribes (by name) and runs the KafkaJS consumer. */
+  async #run(consumer: Consumer, topics: string[]): Promise<void> {
+    await consumer.subscribe({ topics, fromBeginning: this.#options.fromBeginning });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.#eachBatch(payload),
+    });
+  }
+
+  /**
+   * The topic names the subscription covers now. KafkaJS resolves a RegExp once, when it
+   * subscribes; troupe resolves it itself, now and every `topicRefreshMs`, so that topics
+   * created later are picked up. Internal topics (`__*`) never match.
+   */
+  async #matchingTopics(): Promise<string[]> {
+    const patterns = this.#options.topics;
+    const names = new Set(patterns.filter((topic): topic is string => typeof topic === "string"));
+    if (names.size < patterns.length) {
+      const admin = this.#kafka.admin();
+      await admin.connect();
+      try {
+        for (const topic of await admin.listTopics()) {
+          if (topic.startsWith("__")) continue;
+          if (patterns.some((pattern) => pattern instanceof RegExp && pattern.test(topic))) {
+            names.add(topic);
+          }
+        }
+      } finally {
+        await admin.disconnect().catch(() => {});
+      }
+    }
+    return [...names].sort();
+  }
+
+  /**
+   * Re-subscribes when the set of matching topics changed: the actors finish their messages
+   * in hand and offsets are committed, the member leaves and re-joins with the new topics.
+   * Retained partitions keep their actors, as after any rebalance.
+   */
+  async #refreshTopics(): Promise<void> {
+    const consumer = this.#consumer;
+    if (!consumer || this.#refreshing) return;
+    this.#refreshing = true;
+    try {
+      const topics = await this.#matchingTopics();
+      if (
+        topics.join("\u0000") === this.#subscribed.join("\u0000") || this.#consumer !== consumer
+      ) return;
+      log.info("subscription now matches {count} topic(s): {topics}", {
+        count: topics.length,
+        topics,
+      });
+      const settings = this.#options.consumer;
+      await this.#supervisor?.prepareForRebalance(
+        Math.min(settings.rebalanceTimeout / 2, this.#options.shutdownTimeoutMs),
+      );
+      if (this.#consumer !== consumer) return;
+      this.#commit = undefined;
+      await consumer.stop();
+      this.#subscribed = topics;
+      await this.#run(consumer, topics);
+    } catch (error) {
+      log.warn("could not refresh the topic subscription: {error}", {
+        error: describeError(error),
+      });
+    } finally {
+      this.#refreshing = false;
+    }
+  }
+
   /** Leaves the group and disconnects. Commit first: KafkaJS refuses commits afterwards. */
   async stop(): Promise<void> {
+    clearInterval(this.#refreshTimer);
+    this.#refreshTimer = undefined;
     const consumer = this.#consumer;
     this.#consumer = undefined;
     this.#commit = undefined;
@@ -193,22 +278,42 @@ export class ConsumerLoop<K, V> implements FetchControl {
     }
   }
 
-  async commit(offsets: TopicPartitionOffset[]): Promise<void> {
+  seek(topic: string, partition: number, offset: number): void {
+    this.#consumer?.seek({ topic, partition, offset: String(offset) });
+  }
+
+  async commit(offsets: CommitOffset[]): Promise<void> {
     const commit = this.#commit;
-    if (!commit) throw new Error("no fetch under the current group membership yet");
-    const byTopic = new Map<string, { partition: number; offset: string }[]>();
-    for (const { topic, partition, offset } of offsets) {
+    if (!commit) throw new NotReadyToCommit();
+    // KafkaJS passes `metadata` through to the OffsetCommit request; its types omit it.
+    const byTopic = new Map<
+      string,
+      { partition: number; offset: string; metadata: string | null }[]
+    >();
+    for (const { topic, partition, offset, metadata } of offsets) {
       let partitions = byTopic.get(topic);
       if (!partitions) byTopic.set(topic, partitions = []);
-      partitions.push({ partition, offset: String(offset) });
+      partitions.push({ partition, offset: String(offset), metadata });
     }
     await commit({
       topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
     });
   }
 
+  /** While true, every batch and heartbeat is reported through `events.alive()`. */
+  watched = false;
+
+  /**
+   * How long since the group coordinator last acknowledged a heartbeat, ms; 0 while no group
+   * membership is expected to heartbeat (not joined yet, or re-joining after a rebalance).
+   */
+  silentFor(): number {
+    return this.#lastHeartbeat === 0 ? 0 : Date.now() - this.#lastHeartbeat;
+  }
+
   async #eachBatch(payload: EachBatchPayload): Promise<void> {
     this.#commit = payload.commitOffsetsIfNecessary;
+    if (this.watched) this.#events.alive();
     if (!payload.isStale()) {
       const { batch } = payload;
       this.#supervisor?.deliver(batch.topic, batch.partition, batch.messages, batch.highWatermark);

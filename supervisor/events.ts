@@ -21,7 +21,7 @@ export interface TopicPartitionOffset extends TopicPartition {
 }
 
 /** Why offsets were committed. */
-export type CommitReason = "interval" | "rebalance" | "revoke" | "stop" | "escalation";
+export type CommitReason = "interval" | "rebalance" | "revoke" | "stop" | "escalation" | "manual";
 
 /** Why a partition's fetching is paused. */
 export type PauseReason = "backpressure" | "user";
@@ -36,7 +36,10 @@ export type ProcessorEvent =
     readonly memberId: string | null;
     readonly assignment: TopicPartition[];
   }
+  /** A rebalance began; every actor is on hold (finishing its message in hand). */
   | { readonly type: "rebalancing" }
+  /** A stop began; every actor is on hold (finishing its message in hand). */
+  | { readonly type: "stopping" }
   | ({ readonly type: "partition-assigned"; readonly epoch: number } & TopicPartition)
   | (
     & { readonly type: "partition-revoked"; readonly epoch: number; readonly dropped: number }
@@ -52,11 +55,24 @@ export type ProcessorEvent =
     /** Delay before the restart, or `null` when the crash escalates instead. */
     readonly restartInMs: number | null;
   } & TopicPartition)
+  | ({
+    readonly type: "dead-lettered";
+    readonly offset: number;
+    readonly deadLetterTopic: string;
+    readonly attempts: number;
+    /** Why: retries exhausted, the key or value could not be decoded, or the error is not retriable. */
+    readonly reason: "retries-exhausted" | "decode-error" | "not-retriable";
+    readonly error: unknown;
+  } & TopicPartition)
   | (
     & { readonly type: "actor-restarted"; readonly offset: number; readonly restarts: number }
     & TopicPartition
   )
   | ({ readonly type: "actor-stopped"; readonly epoch: number } & TopicPartition)
+  | (
+    & { readonly type: "partition-seeked"; readonly offset: number; readonly epoch: number }
+    & TopicPartition
+  )
   | ({ readonly type: "partition-paused"; readonly reason: PauseReason } & TopicPartition)
   | ({ readonly type: "partition-resumed"; readonly reason: PauseReason } & TopicPartition)
   | {
@@ -73,6 +89,10 @@ export type ProcessorEvent =
     readonly rebalance: boolean;
   }
   | { readonly type: "consumer-crashed"; readonly error: unknown; readonly restarting: boolean }
+  /** Kafka stopped answering (a commit or the consumer failed on the connection). */
+  | { readonly type: "connection-lost"; readonly error: unknown }
+  /** Kafka answers again (a fetch, a commit or a join succeeded) after `downMs`. */
+  | { readonly type: "connection-restored"; readonly downMs: number }
   | { readonly type: "processor-stopped" }
   | { readonly type: "processor-failed"; readonly error: Error };
 

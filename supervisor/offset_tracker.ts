@@ -42,16 +42,20 @@ export class OffsetTracker {
   #committed: number;
   #lastProcessed = -1;
   #processed = 0;
+  /** Completions recorded by the last acknowledged commit (its metadata). */
+  #committedProcessed = 0;
 
   /**
    * Creates a tracker for one epoch.
    *
    * @param epoch The assignment epoch whose reports count.
    * @param committed The group's committed offset when known (the next offset to read), else -1.
+   * @param position Where reading starts when it differs from `committed` (after a seek):
+   *   the commit point until something is processed, so the next commit records the seek.
    */
-  constructor(epoch: number, committed = -1) {
+  constructor(epoch: number, committed = -1, position = committed) {
     this.epoch = epoch;
-    this.#commitPoint = committed;
+    this.#commitPoint = position;
     this.#committed = committed;
   }
 
@@ -68,10 +72,22 @@ export class OffsetTracker {
     return this.#committed;
   }
 
-  /** True when the commit point differs from what the broker has. */
+  /**
+   * True when the broker's record is behind: the commit point moved, or (out-of-order work)
+   * more offsets completed beyond it since the last commit.
+   */
   get needsCommit(): boolean {
     const point = this.commitPoint;
-    return point >= 0 && point !== this.#committed;
+    if (point < 0) return false;
+    if (point !== this.#committed) return true;
+    return this.#head < this.#pending.length && this.#processed !== this.#committedProcessed;
+  }
+
+  /** Distance from the commit point to the last dispatched offset (0 when none in flight). */
+  get span(): number {
+    return this.#head < this.#pending.length
+      ? this.#pending[this.#pending.length - 1] - this.#pending[this.#head]
+      : 0;
   }
 
   /** The highest offset reported processed in this epoch, or -1. */
@@ -123,9 +139,13 @@ export class OffsetTracker {
     return true;
   }
 
-  /** Records that the broker acknowledged a commit of `offset`. */
-  markCommitted(offset: number): void {
+  /**
+   * Records that the broker acknowledged a commit of `offset`, made when `processedCount`
+   * was `processed` (what its metadata covered).
+   */
+  markCommitted(offset: number, processed: number = this.#processed): void {
     this.#committed = offset;
+    this.#committedProcessed = processed;
   }
 
   /**

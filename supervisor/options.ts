@@ -8,7 +8,7 @@ import { type Backoff, type BackoffOptions, resolveBackoff } from "../actors/bac
 import type { RestartIntensityOptions } from "../actors/restart_intensity.ts";
 import { type ConnectionOptions, parseBrokers } from "../kafka/client.ts";
 import { type Codec, type CodecSpec, type Decoded, resolveCodec } from "../kafka/codec.ts";
-import { ConfigError } from "../kafka/errors.ts";
+import { ConfigError, NonRetriableError } from "../kafka/errors.ts";
 import type { Message } from "../kafka/message.ts";
 
 /** Where a handler logs: LogTape's `troupe.handler` category (a subset of its `Logger`). */
@@ -58,11 +58,15 @@ export type Handler<K, V> = (
 
 /** KafkaJS consumer settings troupe passes through. Every field is optional. */
 export interface ConsumerSettings {
-  /** Session timeout, ms. Default: 30 000. */
+  /**
+   * Session timeout, ms. Default: 10 000 (KafkaJS's is 30 000). troupe heartbeats however long
+   * handlers take, so a short session only bounds how long the group waits for a member that
+   * died, or for this one's old self after an outage.
+   */
   sessionTimeout?: number;
   /** Rebalance timeout, ms. Default: 60 000. */
   rebalanceTimeout?: number;
-  /** Heartbeat interval, ms (below a third of the session timeout). Default: 3 000. */
+  /** Heartbeat interval, ms (below a third of the session timeout). Default: 1 000. */
   heartbeatInterval?: number;
   /** Most bytes fetched per partition per request. Default: 1 MiB. */
   maxBytesPerPartition?: number;
@@ -97,9 +101,25 @@ export interface RetryOptions {
   backoff?: BackoffOptions;
   /**
    * Says whether an error is worth retrying. Default: every error but a `DecodeError` (a
-   * malformed message stays malformed).
+   * malformed message stays malformed) and a `NonRetriableError` (the handler's own verdict).
    */
   retriable?: (error: unknown) => boolean;
+}
+
+/** How the messages of one partition are processed; see `ProcessorOptions.ordering`. */
+export type Ordering = "partition" | "key" | "unordered";
+
+/**
+ * Where messages go that cannot be processed: `true` for `<topic>.dlq`, a topic name, or a
+ * function of the original topic. `false` for none.
+ */
+export type DeadLetterOption = boolean | string | ((topic: string) => string);
+
+/** {@linkcode RetryOptions} with defaults filled in. */
+export interface ResolvedRetry {
+  readonly maxAttempts: number;
+  readonly backoff: Backoff;
+  readonly retriable: (error: unknown) => boolean;
 }
 
 /**
@@ -126,20 +146,64 @@ export interface ProcessorOptions<KC extends CodecSpec = "string", VC extends Co
    * types `message.value`). Default: `"bytes"`.
    */
   valueCodec?: VC;
+  /**
+   * How messages of a partition are processed: `"partition"`, one at a time in offset order;
+   * `"key"`, messages with the same key in order and different keys in parallel (all
+   * messages without a key share one lane); `"unordered"`, in parallel with no order.
+   * Default: `"partition"`.
+   */
+  ordering?: Ordering;
+  /**
+   * Messages in flight at once per partition with `ordering: "key"` or `"unordered"`.
+   * Default: 16 (must be 1, the default, with `"partition"`).
+   */
+  concurrency?: number;
+  /** Messages in flight at once across the whole processor. Default: no limit. */
+  maxInFlight?: number;
+  /**
+   * The broker's limit on offset-commit metadata (`offset.metadata.max.bytes`), in which
+   * `"key"` and `"unordered"` modes record the offsets completed beyond the commit point.
+   * When a partition's completions would not fit, its actor takes no new messages until the
+   * commit point moves. Default: 4 096.
+   */
+  offsetMetadataMaxBytes?: number;
   /** Messages a partition's mailbox holds before its fetching pauses. Default: 1 000. */
   mailboxCapacity?: number;
   /** Mailbox size at or below which a paused partition is fetched again. Default: half the capacity. */
   mailboxLowWatermark?: number;
   /** Restart policy of crashed actors. */
   restart?: RestartOptions;
-  /** Retries of a failing message inside its actor. */
+  /**
+   * Retries of a failing message inside its actor, before it crashes (or is dead-lettered).
+   * Default: one attempt, i.e. no retry (the supervisor's restart tries again after a backoff).
+   */
   retry?: RetryOptions;
+  /** Per-topic overrides of `retry`, by topic name. */
+  retryByTopic?: Record<string, RetryOptions>;
+  /**
+   * Dead-letter topic for messages whose retries are exhausted, or that cannot be decoded or
+   * are marked not retriable: their key, value and headers are produced there with headers
+   * naming the original topic, partition, offset, timestamp, attempts and error, and only once
+   * the broker acknowledged that record is the original committed past. `true` means
+   * `<topic>.dlq`. Default: false (no dead-letter topic: exhausted retries crash the actor,
+   * and the restart policy applies).
+   */
+  deadLetter?: DeadLetterOption;
   /** How often processed offsets are committed, ms. Default: 1 000. */
   commitIntervalMs?: number;
+  /**
+   * Commit processed offsets by itself (on the interval, at rebalances and on stop). With
+   * false, offsets are committed only when you call `processor.commit()`. Default: true.
+   */
+  autoCommit?: boolean;
   /** How long `stop()` waits for the messages in hand, ms. Default: 30 000. */
   shutdownTimeoutMs?: number;
   /** How long `start()` tries to reach the brokers before failing, ms. Default: 30 000. */
   connectTimeoutMs?: number;
+  /**
+   * How often a subscription with a RegExp looks for new matching topics, ms. Default: 30 000.
+   */
+  topicRefreshMs?: number;
   /** KafkaJS consumer settings. */
   consumer?: ConsumerSettings;
   /**
@@ -158,13 +222,21 @@ export interface ResolvedProcessorOptions<K, V> {
   readonly fromBeginning: boolean;
   readonly keyCodec: Codec<K>;
   readonly valueCodec: Codec<V>;
+  readonly ordering: Ordering;
+  readonly concurrency: number;
+  readonly maxInFlight: number | null;
+  readonly offsetMetadataMaxBytes: number;
   readonly mailboxCapacity: number;
   readonly mailboxLowWatermark: number;
   readonly restart: { maxRestarts: number; withinMs: number; backoff: Backoff };
-  readonly retry: { maxAttempts: number; backoff: Backoff; retriable: (error: unknown) => boolean };
+  readonly retry: ResolvedRetry;
+  readonly retryByTopic: ReadonlyMap<string, ResolvedRetry>;
+  readonly deadLetter: ((topic: string) => string) | null;
   readonly commitIntervalMs: number;
+  readonly autoCommit: boolean;
   readonly shutdownTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  readonly topicRefreshMs: number;
   readonly measureProcessingTime: boolean;
   readonly consumer: Required<Omit<ConsumerSettings, "rackId">> & { rackId: string | undefined };
 }
@@ -173,6 +245,14 @@ function integer(value: unknown, option: string, min: number, fallback: number):
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
     throw new ConfigError(option, `must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function boolean(value: unknown, option: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    throw new ConfigError(option, `must be true or false, got ${JSON.stringify(value)}`);
   }
   return value;
 }
@@ -187,6 +267,39 @@ function guard<T>(option: string, build: () => T): T {
 }
 
 const isDecodeError = (error: unknown) => error instanceof Error && error.name === "DecodeError";
+
+/** The default verdict: a malformed message or the handler's own "do not retry" is final. */
+export function isRetriable(error: unknown): boolean {
+  return !(isDecodeError(error) || error instanceof NonRetriableError);
+}
+
+function resolveRetry(options: RetryOptions, name: string): ResolvedRetry {
+  if (options.retriable !== undefined && typeof options.retriable !== "function") {
+    throw new ConfigError(`${name}.retriable`, "must be a function (error) => boolean");
+  }
+  return {
+    maxAttempts: integer(options.maxAttempts, `${name}.maxAttempts`, 1, 1),
+    backoff: guard(
+      `${name}.backoff`,
+      () =>
+        resolveBackoff({ initialMs: 100, maxMs: 10_000, ...options.backoff }, `${name}.backoff`),
+    ),
+    retriable: options.retriable ?? isRetriable,
+  };
+}
+
+function resolveDeadLetter(
+  option: DeadLetterOption | undefined,
+): ((topic: string) => string) | null {
+  if (option === undefined || option === false) return null;
+  if (option === true) return (topic) => `${topic}.dlq`;
+  if (typeof option === "string" && option.trim() !== "") return () => option;
+  if (typeof option === "function") return option;
+  throw new ConfigError(
+    "deadLetter",
+    `must be true, false, a topic name or a function of the topic, got ${JSON.stringify(option)}`,
+  );
+}
 
 /**
  * Fills in defaults and checks every option, so that mistakes surface at creation, before
@@ -250,6 +363,34 @@ export function resolveProcessorOptions<KC extends CodecSpec, VC extends CodecSp
     throw new ConfigError("clientId", "must be a non-empty string");
   }
 
+  const ordering = options.ordering ?? "partition";
+  if (ordering !== "partition" && ordering !== "key" && ordering !== "unordered") {
+    throw new ConfigError(
+      "ordering",
+      `must be "partition", "key" or "unordered", got ${JSON.stringify(ordering)}`,
+    );
+  }
+  const concurrency = integer(
+    options.concurrency,
+    "concurrency",
+    1,
+    ordering === "partition" ? 1 : 16,
+  );
+  if (ordering === "partition" && concurrency !== 1) {
+    throw new ConfigError(
+      "concurrency",
+      'needs ordering "key" or "unordered" (a partition processes one message at a time)',
+    );
+  }
+  const maxInFlight = options.maxInFlight === undefined
+    ? null
+    : integer(options.maxInFlight, "maxInFlight", 1, 1);
+  const offsetMetadataMaxBytes = integer(
+    options.offsetMetadataMaxBytes,
+    "offsetMetadataMaxBytes",
+    64,
+    4096,
+  );
   const mailboxCapacity = integer(options.mailboxCapacity, "mailboxCapacity", 1, 1000);
   const mailboxLowWatermark = integer(
     options.mailboxLowWatermark,
@@ -274,25 +415,21 @@ export function resolveProcessorOptions<KC extends CodecSpec, VC extends CodecSp
     ),
   };
 
-  const retryOptions = options.retry ?? {};
-  if (retryOptions.retriable !== undefined && typeof retryOptions.retriable !== "function") {
-    throw new ConfigError("retry.retriable", "must be a function (error) => boolean");
+  const retry = resolveRetry(options.retry ?? {}, "retry");
+  const retryByTopic = new Map<string, ResolvedRetry>();
+  for (const [topic, topicRetry] of Object.entries(options.retryByTopic ?? {})) {
+    retryByTopic.set(
+      topic,
+      resolveRetry({ ...options.retry, ...topicRetry }, `retryByTopic.${topic}`),
+    );
   }
-  const retry = {
-    maxAttempts: integer(retryOptions.maxAttempts, "retry.maxAttempts", 1, 1),
-    backoff: guard(
-      "retry.backoff",
-      () =>
-        resolveBackoff({ initialMs: 100, maxMs: 10_000, ...retryOptions.backoff }, "retry.backoff"),
-    ),
-    retriable: retryOptions.retriable ?? ((error: unknown) => !isDecodeError(error)),
-  };
+  const deadLetter = resolveDeadLetter(options.deadLetter);
 
   const settings = options.consumer ?? {};
   const consumer = {
-    sessionTimeout: integer(settings.sessionTimeout, "consumer.sessionTimeout", 1, 30_000),
+    sessionTimeout: integer(settings.sessionTimeout, "consumer.sessionTimeout", 1, 10_000),
     rebalanceTimeout: integer(settings.rebalanceTimeout, "consumer.rebalanceTimeout", 1, 60_000),
-    heartbeatInterval: integer(settings.heartbeatInterval, "consumer.heartbeatInterval", 1, 3_000),
+    heartbeatInterval: integer(settings.heartbeatInterval, "consumer.heartbeatInterval", 1, 1_000),
     maxBytesPerPartition: integer(
       settings.maxBytesPerPartition,
       "consumer.maxBytesPerPartition",
@@ -335,13 +472,21 @@ export function resolveProcessorOptions<KC extends CodecSpec, VC extends CodecSp
       "valueCodec",
       () => resolveCodec(options.valueCodec ?? "bytes", "valueCodec") as Codec<Decoded<VC>>,
     ),
+    ordering,
+    concurrency,
+    maxInFlight,
+    offsetMetadataMaxBytes,
     mailboxCapacity,
     mailboxLowWatermark,
     restart,
     retry,
+    retryByTopic,
+    deadLetter,
     commitIntervalMs: integer(options.commitIntervalMs, "commitIntervalMs", 1, 1_000),
+    autoCommit: boolean(options.autoCommit, "autoCommit", true),
     shutdownTimeoutMs: integer(options.shutdownTimeoutMs, "shutdownTimeoutMs", 0, 30_000),
     connectTimeoutMs: integer(options.connectTimeoutMs, "connectTimeoutMs", 1, 30_000),
+    topicRefreshMs: integer(options.topicRefreshMs, "topicRefreshMs", 1, 30_000),
     measureProcessingTime: options.measureProcessingTime === true,
     consumer,
   };

@@ -5,7 +5,9 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { type Admin, createAdmin } from "../kafka/admin.ts";
 import { createKafkaClient } from "../kafka/client.ts";
+import { createProducer, type Producer } from "../kafka/producer.ts";
 import { ConsumerLoop } from "./consumer_loop.ts";
 import { describeError, KafkaConnectionError } from "../kafka/errors.ts";
 import type {
@@ -14,13 +16,26 @@ import type {
   ProcessorEventOf,
   ProcessorEventType,
   TopicPartition,
+  TopicPartitionOffset,
 } from "./events.ts";
 import type { CodecSpec, Decoded } from "../kafka/codec.ts";
 import { type ProcessorOptions, resolveProcessorOptions } from "./options.ts";
 import type { HistogramSnapshot } from "./histogram.ts";
-import { type PartitionStatus, Supervisor } from "./supervisor.ts";
+import { type DeadLetterRecord, type PartitionStatus, Supervisor } from "./supervisor.ts";
 
 const log = getLogger(["troupe", "processor"]);
+
+/** True for KafkaJS errors that mean the broker could not be reached (not a refusal). */
+function isConnectionError(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = (cause as { cause?: unknown }).cause) {
+    if (
+      /Connection|NumberOfRetriesExceeded|RequestTimeout|BrokerNotFound/.test(cause.name) ||
+      /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH/.test(cause.message)
+    ) return true;
+    if (cause === (cause as { cause?: unknown }).cause) break;
+  }
+  return false;
+}
 
 /**
  * Where a processor is in its life: `idle` until `start()`, `starting` until it joined its
@@ -50,6 +65,14 @@ export interface ProcessorStatus {
   readonly error: string | null;
   /** Handler attempt durations in ms, when `measureProcessingTime` is on; else `null`. */
   readonly processingTime: HistogramSnapshot | null;
+  /** Whether Kafka answers: false from a failed commit or a consumer crash until it recovers. */
+  readonly connection: {
+    readonly connected: boolean;
+    /** When it last changed, ms since the epoch. */
+    readonly since: number;
+    /** The error that marked it lost, while lost. */
+    readonly lastError: string | null;
+  };
 }
 
 /** A listener of one kind of event. */
@@ -79,6 +102,28 @@ export interface Processor extends AsyncDisposable {
   pause(partition: TopicPartition): void;
   /** Undoes `pause`. */
   resume(partition: TopicPartition): void;
+  /** The partitions assigned to this processor now. */
+  assignment(): TopicPartition[];
+  /**
+   * Commits the processed offsets now (what `autoCommit: false` leaves to you); resolves once
+   * the broker acknowledged them, or the refusal was reported in a `commit-failed` event.
+   */
+  commit(): Promise<void>;
+  /**
+   * Moves an assigned partition to `offset` while running: its actor is reset cleanly and
+   * continues from there (the next commit records the new position).
+   *
+   * @throws {Error} when the partition is not assigned to this processor.
+   */
+  seek(position: TopicPartitionOffset): void;
+  /**
+   * Moves the assigned partitions of `topic` (or just `partition`) to the first offset whose
+   * timestamp is at or after `timestamp` (ms since the epoch; the end when there is none).
+   * Resolves with the offsets chosen.
+   */
+  seekToTimestamp(
+    target: { topic: string; partition?: number; timestamp: number },
+  ): Promise<TopicPartitionOffset[]>;
 }
 
 /**
@@ -118,14 +163,42 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
   let joins = 0;
   let failure: Error | undefined;
   let commitTimer: ReturnType<typeof setInterval> | undefined;
+  let watchdog: ReturnType<typeof setInterval> | undefined;
   let starting: Promise<void> | undefined;
   let ending: Promise<void> | undefined;
+  let admin: Admin | undefined;
   const listeners = new Map<string, Set<(event: ProcessorEvent) => void>>();
   const done = Promise.withResolvers<void>();
   // A failure is reported through `done`; nobody is forced to watch it.
   done.promise.catch(() => {});
 
+  let connection = { connected: true, since: Date.now(), lastError: null as string | null };
+  const connectionLost = (error: unknown) => {
+    if (!connection.connected) return;
+    connection = { connected: false, since: Date.now(), lastError: describeError(error) };
+    loop.watched = true;
+    log.warn("Kafka is not answering: {error}", { error: connection.lastError });
+    emit({ type: "connection-lost", error });
+  };
+  const connectionRestored = () => {
+    if (connection.connected) return;
+    const downMs = Date.now() - connection.since;
+    connection = { connected: true, since: Date.now(), lastError: null };
+    loop.watched = false;
+    log.info("Kafka answers again after {downMs} ms", { downMs });
+    emit({ type: "connection-restored", downMs });
+  };
+
   const emit = (event: ProcessorEvent) => {
+    switch (event.type) {
+      case "commit-failed":
+        if (isConnectionError(event.error)) connectionLost(event.error);
+        break;
+      case "offsets-committed":
+      case "joined":
+        connectionRestored();
+        break;
+    }
     for (const key of [event.type, "*"]) {
       const set = listeners.get(key);
       if (!set) continue;
@@ -155,23 +228,39 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
       });
       emit({ type: "joined", memberId, assignment: partitions });
     },
-    rebalancing() {
-      log.info("group {groupId} is rebalancing", { groupId: resolved.groupId });
-      emit({ type: "rebalancing" });
-    },
+    alive: () => connectionRestored(),
     crashed(error, restarting) {
       log.error("the Kafka consumer crashed ({what}): {error}", {
         what: restarting ? "KafkaJS restarts it" : "for good",
         error: describeError(error),
       });
       emit({ type: "consumer-crashed", error, restarting });
+      connectionLost(error);
       if (!restarting && (state === "running" || state === "starting")) {
         void end(new KafkaConnectionError("the Kafka consumer failed", error));
       }
     },
   });
-  const supervisor = new Supervisor<K, V>(resolved, loop, emit, (error: EscalationError) => {
-    void end(error);
+  // The dead-letter producer is made on first use: most processors never need one.
+  let deadLetters: Producer<Uint8Array, Uint8Array> | undefined;
+  const sendDeadLetter = (record: DeadLetterRecord) => {
+    deadLetters ??= createProducer({
+      ...resolved.connection,
+      clientId: `${resolved.connection.clientId}-dead-letters`,
+      keyCodec: "bytes",
+      valueCodec: "bytes",
+    });
+    return deadLetters.send(record);
+  };
+  const supervisor = new Supervisor<K, V>(resolved, {
+    control: loop,
+    emit,
+    onEscalation: (error: EscalationError) => void end(error),
+    sendDeadLetter,
+    committedOffsets: async (topic) => {
+      admin ??= createAdmin(resolved.connection);
+      return await admin.committedOffsets(resolved.groupId, [topic]);
+    },
   });
   loop.attach(supervisor);
 
@@ -181,6 +270,7 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
     const wasRunning = state === "running" || state === "starting";
     state = "stopping";
     clearInterval(commitTimer);
+    clearInterval(watchdog);
     ending = (async () => {
       if (wasRunning) {
         await supervisor.stop(resolved.shutdownTimeoutMs, error ? "escalation" : "stop");
@@ -188,6 +278,8 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
       await loop.stop().catch((stopError) =>
         log.warn("leaving the group failed: {error}", { error: describeError(stopError) })
       );
+      await admin?.close().catch(() => {});
+      await deadLetters?.close().catch(() => {});
       if (error) {
         failure = error;
         state = "failed";
@@ -254,6 +346,7 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
         totals: { processed, restarts, mailboxSize },
         error: failure ? describeError(failure) : null,
         processingTime: supervisor.processingTime(),
+        connection,
       };
     },
     done: done.promise,
@@ -266,6 +359,36 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
     },
     pause({ topic, partition }) {
       supervisor.pause(topic, partition);
+    },
+    assignment() {
+      return supervisor.assigned().sort((a, b) =>
+        a.topic.localeCompare(b.topic) || a.partition - b.partition
+      );
+    },
+    commit() {
+      return supervisor.commit("manual");
+    },
+    seek({ topic, partition, offset }) {
+      supervisor.seek(topic, partition, offset);
+    },
+    async seekToTimestamp({ topic, partition, timestamp }) {
+      admin ??= createAdmin(resolved.connection);
+      const found = await admin.offsetsForTimestamp(topic, timestamp);
+      const owned = new Set(
+        supervisor.assigned().filter((tp) => tp.topic === topic).map((tp) => tp.partition),
+      );
+      const chosen: TopicPartitionOffset[] = [];
+      for (const row of found) {
+        if (!owned.has(row.partition) || (partition !== undefined && row.partition !== partition)) {
+          continue;
+        }
+        supervisor.seek(topic, row.partition, row.offset);
+        chosen.push({ topic, partition: row.partition, offset: row.offset });
+      }
+      if (partition !== undefined && chosen.length === 0) {
+        throw new Error(`cannot seek ${topic}[${partition}]: it is not assigned to this processor`);
+      }
+      return chosen;
     },
     resume({ topic, partition }) {
       supervisor.resume(topic, partition);

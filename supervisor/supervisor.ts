@@ -7,10 +7,14 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { KafkaMessage } from "kafkajs";
+import { Buffer } from "node:buffer";
 import { Actor, type ActorState } from "../actors/actor.ts";
+import { LaneActor } from "../actors/lane_actor.ts";
+import { Limiter } from "../actors/limiter.ts";
 import { backoffDelay, sleep } from "../actors/backoff.ts";
 import { Mailbox } from "../actors/mailbox.ts";
 import { RestartIntensity } from "../actors/restart_intensity.ts";
+import { DecodeError } from "../kafka/codec.ts";
 import { type MessageCodecs, ReceivedMessage } from "../kafka/message.ts";
 import { describeError } from "../kafka/errors.ts";
 import {
@@ -22,6 +26,7 @@ import {
 } from "./events.ts";
 import { Histogram, type HistogramSnapshot } from "./histogram.ts";
 import { OffsetTracker } from "./offset_tracker.ts";
+import { decodeCompletions, encodeCompletions, maxCompletionSpan } from "./completions.ts";
 import type { HandlerContext, ResolvedProcessorOptions } from "./options.ts";
 
 const log = getLogger(["troupe", "supervisor"]);
@@ -33,8 +38,30 @@ export interface FetchControl {
   pause(topic: string, partition: number): void;
   /** Fetch a partition again. */
   resume(topic: string, partition: number): void;
-  /** Commit offsets (the next offset to read, per partition); rejects when the broker refuses. */
-  commit(offsets: TopicPartitionOffset[]): Promise<void>;
+  /** Fetch a partition from `offset` next. */
+  seek(topic: string, partition: number, offset: number): void;
+  /**
+   * Commit offsets (the next offset to read, per partition), with optional metadata; rejects
+   * when the broker refuses.
+   */
+  commit(offsets: CommitOffset[]): Promise<void>;
+}
+
+/** An offset to commit, with the metadata to store beside it. */
+export interface CommitOffset extends TopicPartitionOffset {
+  /** Completions beyond the offset (see `completions.ts`), or `null`. */
+  readonly metadata: string | null;
+}
+
+/** A supervised actor, whichever kind: one message at a time, or several in lanes. */
+interface SupervisedActor<M> {
+  readonly state: ActorState;
+  readonly inFlight: number;
+  start(): void;
+  hold(): Promise<void>;
+  release(): void;
+  restart(): void;
+  stop(): Promise<void>;
 }
 
 /** A snapshot of one assigned partition, as `processor.status()` shows it. */
@@ -79,8 +106,15 @@ interface Slot<K, V> {
   readonly partition: number;
   epoch: number;
   readonly mailbox: Mailbox<ReceivedMessage<K, V>>;
-  actor: Actor<ReceivedMessage<K, V>>;
+  actor: SupervisedActor<ReceivedMessage<K, V>>;
+  /** Messages an actor took out of the mailbox and has not finished (lane actors only). */
+  buffered: () => number;
   tracker: OffsetTracker;
+  /** Offsets a previous owner completed beyond the committed offset: skip them. */
+  skip: Set<number> | null;
+  /** Waiting for the committed offset and its metadata before fetching (lane actors). */
+  initializing: boolean;
+  skipped: number;
   /** Lowest offset accepted from a fetch: everything below was already taken. */
   nextOffset: number;
   backpressured: boolean;
@@ -101,8 +135,61 @@ interface Slot<K, V> {
   abort: AbortController;
 }
 
+/**
+ * Thrown by {@linkcode FetchControl.commit} when it cannot commit yet (no batch fetched under
+ * the current group membership): not a failure, the commit is simply deferred.
+ */
+export class NotReadyToCommit extends Error {
+  /** Creates the error. */
+  constructor() {
+    super("no fetch under the current group membership yet");
+    this.name = "NotReadyToCommit";
+  }
+}
+
 /** Called when the supervisor gives up (restart intensity exceeded). */
 export type EscalationHandler = (error: EscalationError) => void;
+
+/** A record for a dead-letter topic: the original's key, value and headers, plus ours. */
+export interface DeadLetterRecord {
+  readonly topic: string;
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  readonly headers: Record<string, string | Uint8Array | (string | Uint8Array)[]>;
+}
+
+/** Produces a dead-letter record; resolves once the broker acknowledged it. */
+export type DeadLetterSender = (record: DeadLetterRecord) => Promise<unknown>;
+
+/** What the supervisor is given to work with. */
+export interface SupervisorServices {
+  /** Pause, resume, seek and commit, provided by the consumer loop. */
+  readonly control: FetchControl;
+  /** Receives lifecycle events. */
+  readonly emit: (event: ProcessorEvent) => void;
+  /** Called once when the restart intensity of an actor is exceeded. */
+  readonly onEscalation: EscalationHandler;
+  /** Produces dead-letter records (needed when `deadLetter` is set). */
+  readonly sendDeadLetter?: DeadLetterSender;
+  /**
+   * The group's committed offsets and metadata for a topic (needed by `"key"` and
+   * `"unordered"` ordering to skip what a previous owner completed).
+   */
+  readonly committedOffsets?: (
+    topic: string,
+  ) => Promise<{ partition: number; offset: number | null; metadata: string | null }[]>;
+}
+
+/** The headers troupe adds to a dead-letter record. */
+export const DEAD_LETTER_HEADERS = {
+  topic: "troupe.dlq.topic",
+  partition: "troupe.dlq.partition",
+  offset: "troupe.dlq.offset",
+  timestamp: "troupe.dlq.timestamp",
+  attempts: "troupe.dlq.attempts",
+  error: "troupe.dlq.error",
+  reason: "troupe.dlq.reason",
+} as const;
 
 /**
  * Owns one actor per assigned topic-partition and everything around it: spawning on
@@ -133,28 +220,28 @@ export class Supervisor<K, V> {
   #epoch = 0;
   #stopping = false;
   #commitChain: Promise<void> = Promise.resolve();
+  #commitWaiting: Promise<void> | undefined;
   #histogram: Histogram | undefined;
+  #sendDeadLetter: DeadLetterSender | undefined;
+  #services: SupervisorServices;
+  #limiter: Limiter | undefined;
 
   /**
    * Creates a supervisor with no partitions.
    *
    * @param options The processor's resolved options.
-   * @param control Pause, resume and commit, provided by the consumer loop.
-   * @param emit Receives lifecycle events.
-   * @param onEscalation Called once when the restart intensity of an actor is exceeded.
+   * @param services What it works with: fetch control, events, escalation, dead letters.
    */
-  constructor(
-    options: ResolvedProcessorOptions<K, V>,
-    control: FetchControl,
-    emit: (event: ProcessorEvent) => void,
-    onEscalation: EscalationHandler,
-  ) {
+  constructor(options: ResolvedProcessorOptions<K, V>, services: SupervisorServices) {
     this.#options = options;
-    this.#control = control;
-    this.#emit = emit;
-    this.#onEscalation = onEscalation;
+    this.#services = services;
+    this.#control = services.control;
+    this.#emit = services.emit;
+    this.#onEscalation = services.onEscalation;
+    this.#sendDeadLetter = services.sendDeadLetter;
     this.#codecs = { key: options.keyCodec, value: options.valueCodec };
     if (options.measureProcessingTime) this.#histogram = new Histogram();
+    if (options.maxInFlight !== null) this.#limiter = new Limiter(options.maxInFlight);
   }
 
   /** Processing times of every attempt, in ms, when `measureProcessingTime` is on. */
@@ -238,6 +325,7 @@ export class Supervisor<K, V> {
    */
   async prepareForRebalance(drainMs: number): Promise<void> {
     const idle = Promise.all(this.#allSlots().map((slot) => slot.actor.hold()));
+    this.#rebalancing();
     await raceTimeout(idle, drainMs);
     await this.commit("rebalance");
   }
@@ -248,7 +336,17 @@ export class Supervisor<K, V> {
    */
   rebalanceStarted(): void {
     for (const slot of this.#allSlots()) void slot.actor.hold();
+    this.#rebalancing();
     void this.commit("rebalance");
+  }
+
+  /** Announces a rebalance once every actor is on hold (listeners may rely on that). */
+  #rebalancing(): void {
+    log.info("group {groupId} is rebalancing: holding {count} actor(s)", {
+      groupId: this.#options.groupId,
+      count: this.#allSlots().length,
+    });
+    this.#emit({ type: "rebalancing" });
   }
 
   /** The KafkaJS consumer restarted after a crash and left the group: hold until it rejoins. */
@@ -289,7 +387,16 @@ export class Supervisor<K, V> {
    * rebalancing is reported, not thrown.
    */
   commit(reason: CommitReason): Promise<void> {
-    const next = this.#commitChain.then(() => this.#commitNow(reason));
+    if (!this.#options.autoCommit && reason !== "manual") return Promise.resolve();
+    // One commit runs at a time, and at most one waits behind it: a waiting commit takes the
+    // commit points current when it starts, so piling up more would only repeat it (and a
+    // slow broker must not turn interval ticks into a queue).
+    if (this.#commitWaiting) return this.#commitWaiting;
+    const next = this.#commitChain.then(() => {
+      this.#commitWaiting = undefined;
+      return this.#commitNow(reason);
+    });
+    this.#commitWaiting = next;
     this.#commitChain = next.catch(() => {});
     return next;
   }
@@ -307,8 +414,9 @@ export class Supervisor<K, V> {
       this.#control.pause(slot.topic, slot.partition);
     }
     const idle = Promise.all(slots.map((slot) => slot.actor.hold()));
+    this.#emit({ type: "stopping" });
     if (!(await raceTimeout(idle, deadlineMs))) {
-      const busy = slots.filter((slot) => slot.actor.inHand !== undefined);
+      const busy = slots.filter((slot) => slot.actor.inFlight > 0);
       log.warn("{count} message(s) still in hand after {deadlineMs} ms; aborting them", {
         count: busy.length,
         deadlineMs,
@@ -335,14 +443,14 @@ export class Supervisor<K, V> {
         actor: slot.actor.state,
         processedOffset: tracker.lastProcessed >= 0 ? tracker.lastProcessed : null,
         committedOffset: tracker.committed >= 0 ? tracker.committed : null,
-        mailboxSize: slot.mailbox.size,
+        mailboxSize: slot.mailbox.size + slot.buffered() - slot.actor.inFlight,
         paused: slot.backpressured || slot.userPaused,
         pausedBy: { backpressure: slot.backpressured, user: slot.userPaused },
         processed: slot.processed,
         failed: slot.failed,
         retried: slot.retried,
         deadLettered: slot.deadLettered,
-        inFlight: slot.actor.inHand === undefined ? 0 : 1,
+        inFlight: slot.actor.inFlight,
         highWatermark: slot.highWatermark >= 0 ? slot.highWatermark : null,
         lag: slot.highWatermark >= 0 && position >= 0
           ? Math.max(0, slot.highWatermark - position)
@@ -367,7 +475,7 @@ export class Supervisor<K, V> {
   }
 
   #applyPause(slot: Slot<K, V>): void {
-    if (slot.backpressured || slot.userPaused || this.#stopping) {
+    if (slot.backpressured || slot.userPaused || slot.initializing || this.#stopping) {
       this.#control.pause(slot.topic, slot.partition);
     } else {
       this.#control.resume(slot.topic, slot.partition);
@@ -394,8 +502,13 @@ export class Supervisor<K, V> {
       partition,
       epoch,
       mailbox,
-      actor: undefined as unknown as Actor<ReceivedMessage<K, V>>,
+      actor: undefined as unknown as SupervisedActor<ReceivedMessage<K, V>>,
+      buffered: () => 0,
       tracker: new OffsetTracker(epoch),
+      skip: null,
+      initializing: options.ordering !== "partition" &&
+        this.#services.committedOffsets !== undefined,
+      skipped: 0,
       nextOffset: -1,
       backpressured: false,
       userPaused,
@@ -418,44 +531,244 @@ export class Supervisor<K, V> {
     partitions.set(partition, slot);
     this.#emit({ type: "partition-assigned", topic, partition, epoch });
 
-    const start = () => {
-      if (slot.closing) return;
-      if (slot.userPaused) void slot.actor.hold();
-      slot.actor.start();
-      this.#emit({ type: "actor-started", topic, partition, epoch });
-    };
     // No message is processed by two live actors: wait for a revoked predecessor to finish.
+    // Lane actors also wait for what a previous owner recorded (see #initialize).
     const leaving = this.#leaving.get(partitionKey(topic, partition));
-    if (leaving) leaving.then(start);
-    else start();
+    if (leaving || slot.initializing) {
+      void Promise.all([leaving, slot.initializing ? this.#initialize(slot) : undefined])
+        .then(() => this.#startActor(slot, epoch));
+    } else {
+      this.#startActor(slot, epoch);
+    }
   }
 
-  #newActor(slot: Slot<K, V>, epoch: number): Actor<ReceivedMessage<K, V>> {
-    const { handler, retry } = this.#options;
-    const context: { -readonly [P in keyof HandlerContext]: HandlerContext[P] } = {
+  /**
+   * Reads a new partition's committed offset and the completions beyond it that its previous
+   * owner recorded, so those are skipped. Fetching waits meanwhile. Metadata that is missing,
+   * foreign or corrupt falls back to the committed offset alone, with a warning.
+   */
+  async #initialize(slot: Slot<K, V>): Promise<void> {
+    const { topic, partition, epoch } = slot;
+    try {
+      const committed = await this.#services.committedOffsets!(topic);
+      const row = committed.find((entry) => entry.partition === partition);
+      if (row && row.offset !== null && slot.epoch === epoch) {
+        slot.tracker = new OffsetTracker(epoch, row.offset);
+        try {
+          const skip = decodeCompletions(row.metadata, row.offset);
+          if (skip.size > 0) {
+            slot.skip = skip;
+            log.info(
+              "{topic}[{partition}]: {count} offset(s) past {offset} were completed before; skipping them",
+              {
+                topic,
+                partition,
+                count: skip.size,
+                offset: row.offset,
+              },
+            );
+          }
+        } catch (error) {
+          log.warn(
+            "{topic}[{partition}]: ignoring offset metadata ({error}); starting at the committed offset {offset}",
+            {
+              topic,
+              partition,
+              error: describeError(error),
+              offset: row.offset,
+            },
+          );
+        }
+      }
+    } catch (error) {
+      log.warn(
+        "{topic}[{partition}]: could not read its committed offset ({error}); completions recorded by a previous owner will be processed again",
+        {
+          topic,
+          partition,
+          error: describeError(error),
+        },
+      );
+    } finally {
+      slot.initializing = false;
+      if (!slot.closing && slot.epoch === epoch) this.#applyPause(slot);
+    }
+  }
+
+  #startActor(slot: Slot<K, V>, epoch: number): void {
+    if (slot.closing || slot.epoch !== epoch) return;
+    if (slot.userPaused || this.#stopping) void slot.actor.hold();
+    slot.actor.start();
+    this.#emit({ type: "actor-started", topic: slot.topic, partition: slot.partition, epoch });
+  }
+
+  /**
+   * Moves an assigned partition to `offset` while running: its actor is reset (the message
+   * in hand may finish, but no longer counts), queued messages are dropped, and a new actor
+   * continues from `offset`, which the next commit records.
+   *
+   * @throws {Error} when the partition is not assigned to this processor.
+   */
+  seek(topic: string, partition: number, offset: number): void {
+    const slot = this.#slot(topic, partition);
+    if (!slot || slot.closing) {
+      throw new Error(`cannot seek ${topic}[${partition}]: it is not assigned to this processor`);
+    }
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw new RangeError(
+        `cannot seek ${topic}[${partition}] to ${offset}: offsets are integers >= 0`,
+      );
+    }
+    const previous = slot.actor;
+    const previousAbort = slot.abort;
+    clearTimeout(slot.restartTimer);
+    slot.restartTimer = undefined;
+    const epoch = ++this.#epoch;
+    slot.epoch = epoch;
+    slot.tracker = new OffsetTracker(epoch, slot.tracker.committed, offset);
+    slot.consecutiveCrashes = 0;
+    slot.mailbox.clear();
+    slot.nextOffset = offset;
+    slot.abort = new AbortController();
+    slot.actor = this.#newActor(slot, epoch);
+    this.#control.seek(topic, partition, offset);
+    if (slot.backpressured) {
+      slot.backpressured = false;
+      this.#applyPause(slot);
+    }
+    const deadline = setTimeout(() => previousAbort.abort(), this.#options.shutdownTimeoutMs);
+    void previous.stop().then(() => {
+      clearTimeout(deadline);
+      this.#startActor(slot, epoch);
+    });
+    this.#emit({ type: "partition-seeked", topic, partition, offset, epoch });
+  }
+
+  #newActor(slot: Slot<K, V>, epoch: number): SupervisedActor<ReceivedMessage<K, V>> {
+    const options = this.#options;
+    const { handler } = options;
+    const retry = options.retryByTopic.get(slot.topic) ?? options.retry;
+    const deadLetterTopic = options.deadLetter?.(slot.topic);
+    // One context per message in flight: a partition actor has one, a lane actor `concurrency`.
+    const contexts = Array.from({ length: options.concurrency }, () => ({
       topic: slot.topic,
       partition: slot.partition,
       attempt: 1,
-      signal: slot.abort.signal,
+      signal: slot.abort.signal, // this actor's own: a seek gives the next actor a fresh one
       log: handlerLog,
-    };
-    return new Actor<ReceivedMessage<K, V>>({
+    } as { -readonly [P in keyof HandlerContext]: HandlerContext[P] }));
+    const hooks = {
       mailbox: slot.mailbox,
-      process: (message, attempt) => {
-        context.attempt = attempt;
-        return handler(message, context);
-      },
-      processed: (message) => {
+      processed: (message: ReceivedMessage<K, V>) => {
         if (slot.tracker.complete(epoch, message.offset)) {
           slot.processed++;
           slot.consecutiveCrashes = 0;
         }
       },
-      crashed: (message, error) => this.#crashed(slot, epoch, message.offset, error),
-      retry: retry.maxAttempts > 1 ? retry : undefined,
-      failed: () => slot.failed++,
-      retrying: () => slot.retried++,
-      timed: this.#histogram ? (ms) => this.#histogram!.observe(ms) : undefined,
+      crashed: (message: ReceivedMessage<K, V>, error: unknown) =>
+        this.#crashed(slot, epoch, message.offset, error),
+      retry,
+      exhausted: deadLetterTopic === undefined || deadLetterTopic === slot.topic
+        ? undefined
+        : (message: ReceivedMessage<K, V>, error: unknown, attempts: number) =>
+          this.#deadLetter(slot, epoch, deadLetterTopic, message, error, attempts, retry.retriable),
+      failed: () => void slot.failed++,
+      retrying: () => void slot.retried++,
+      timed: this.#histogram ? (ms: number) => this.#histogram!.observe(ms) : undefined,
+    };
+    if (options.ordering === "partition") {
+      const context = contexts[0];
+      return new Actor<ReceivedMessage<K, V>>({
+        ...hooks,
+        process: (message, attempt) => {
+          context.attempt = attempt;
+          return handler(message, context);
+        },
+      });
+    }
+    const maxSpan = maxCompletionSpan(options.offsetMetadataMaxBytes);
+    const actor = new LaneActor<ReceivedMessage<K, V>>({
+      ...hooks,
+      laneOf: options.ordering === "key" ? laneKey : undefined,
+      concurrency: options.concurrency,
+      maxBuffered: options.mailboxCapacity,
+      limiter: this.#limiter,
+      // Completions beyond the commit point must fit in the commit's metadata: past that
+      // span, take nothing new until the commit point moves.
+      canTake: () => slot.tracker.span < maxSpan,
+      taken: (message) => {
+        slot.tracker.begin(message.offset);
+        if (slot.skip === null || !slot.skip.delete(message.offset)) return false;
+        if (slot.skip.size === 0) slot.skip = null;
+        slot.tracker.complete(epoch, message.offset);
+        slot.skipped++;
+        return true;
+      },
+      process: (message, attempt, worker) => {
+        const context = contexts[worker];
+        context.attempt = attempt;
+        return handler(message, context);
+      },
+    });
+    slot.buffered = () => actor.buffered;
+    return actor;
+  }
+
+  /**
+   * Hands a message that cannot be processed to its dead-letter topic. Returns once the
+   * broker acknowledged the record; throws otherwise, and the actor crashes: the message
+   * stays uncommitted and is tried again after the restart.
+   */
+  async #deadLetter(
+    slot: Slot<K, V>,
+    epoch: number,
+    deadLetterTopic: string,
+    message: ReceivedMessage<K, V>,
+    error: unknown,
+    attempts: number,
+    retriable: (error: unknown) => boolean,
+  ): Promise<void> {
+    const send = this.#sendDeadLetter;
+    if (!send) throw new Error("no dead-letter producer was given to the supervisor");
+    const raw = message.raw;
+    const headers: DeadLetterRecord["headers"] = {};
+    for (const [name, value] of Object.entries(raw.headers ?? {})) {
+      if (value !== undefined) headers[name] = value;
+    }
+    const reason = error instanceof DecodeError
+      ? "decode-error"
+      : retriable(error)
+      ? "retries-exhausted"
+      : "not-retriable";
+    headers[DEAD_LETTER_HEADERS.topic] = message.topic;
+    headers[DEAD_LETTER_HEADERS.partition] = String(message.partition);
+    headers[DEAD_LETTER_HEADERS.offset] = String(message.offset);
+    headers[DEAD_LETTER_HEADERS.timestamp] = String(message.timestamp);
+    headers[DEAD_LETTER_HEADERS.attempts] = String(attempts);
+    headers[DEAD_LETTER_HEADERS.error] = describeError(error);
+    headers[DEAD_LETTER_HEADERS.reason] = reason;
+    await send({ topic: deadLetterTopic, key: raw.key, value: raw.value, headers });
+    if (slot.epoch === epoch) slot.deadLettered++;
+    log.warn(
+      "dead-lettered {topic}[{partition}]@{offset} to {deadLetterTopic} ({reason}): {error}",
+      {
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+        deadLetterTopic,
+        reason,
+        error: describeError(error),
+      },
+    );
+    this.#emit({
+      type: "dead-lettered",
+      topic: message.topic,
+      partition: message.partition,
+      offset: message.offset,
+      deadLetterTopic,
+      attempts,
+      reason,
+      error,
     });
   }
 
@@ -535,13 +848,23 @@ export class Supervisor<K, V> {
   }
 
   async #commitNow(reason: CommitReason): Promise<void> {
-    const pending: { tracker: OffsetTracker; offset: TopicPartitionOffset }[] = [];
+    const pending: { tracker: OffsetTracker; offset: CommitOffset; processed: number }[] = [];
+    const lanes = this.#options.ordering !== "partition";
     for (const slot of this.#allSlots()) {
       const tracker = slot.tracker;
       if (!tracker.needsCommit) continue;
+      const point = tracker.commitPoint;
+      const metadata = lanes
+        ? encodeCompletions(
+          point,
+          tracker.completedBeyond(),
+          this.#options.offsetMetadataMaxBytes,
+        ) ?? null
+        : null;
       pending.push({
         tracker,
-        offset: { topic: slot.topic, partition: slot.partition, offset: tracker.commitPoint },
+        offset: { topic: slot.topic, partition: slot.partition, offset: point, metadata },
+        processed: tracker.processedCount,
       });
     }
     if (pending.length === 0) return;
@@ -550,6 +873,12 @@ export class Supervisor<K, V> {
     try {
       await this.#control.commit(offsets);
     } catch (error) {
+      if (error instanceof NotReadyToCommit) {
+        // Between a (re-)join and the first batch there is no way to commit yet; the points
+        // stay dirty and go out with the next commit.
+        log.debug("commit ({reason}) deferred: {error}", { reason, error: error.message });
+        return;
+      }
       const rebalance = isRebalanceError(error);
       if (rebalance) {
         log.info("commit ({reason}) refused while the group rebalances: {error}", {
@@ -565,14 +894,24 @@ export class Supervisor<K, V> {
       this.#emit({ type: "commit-failed", reason, error, rebalance });
       return;
     }
-    for (const { tracker, offset } of pending) tracker.markCommitted(offset.offset);
+    for (const { tracker, offset, processed } of pending) {
+      tracker.markCommitted(offset.offset, processed);
+    }
     this.#emit({
       type: "offsets-committed",
       reason,
-      offsets,
+      offsets: offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
       durationMs: performance.now() - started,
     });
   }
+}
+
+/** A message's lane in key mode: its key's bytes as a string; every key-less message shares `null`. */
+function laneKey(message: ReceivedMessage<unknown, unknown>): string | null {
+  const key = message.rawKey;
+  return key === null
+    ? null
+    : Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
 }
 
 function partitionKey(topic: string, partition: number): string {

@@ -71,6 +71,8 @@ export interface TestRecord {
   partition: number;
   key: string;
   value: string;
+  timestamp?: string;
+  headers?: Record<string, string>;
 }
 
 /**

@@ -1,0 +1,285 @@
+/**
+ * The chaos harness: a keyed topic, N messages, K processor processes in one group; at
+ * moments tied to progress it kills (-9) and restarts processes and bounces the broker; then
+ * a verifier reads the logs and the committed offsets and prints one JSON line.
+ *
+ * ```sh
+ * deno task chaos                       # 30,000 messages, 3 workers, 6 kills, 1 bounce of 15 s
+ * deno task chaos --kills 3 --bounces 0 --messages 5000
+ * ```
+ *
+ * Exits 0 when `lost` is 0, `order_violations` is 0 and `committed_equals_end` is true.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { createAdmin } from "../kafka/admin.ts";
+import { createProducer } from "../kafka/producer.ts";
+import { type LocalKafka, startLocalKafka } from "../testing/local_kafka.ts";
+import { type ChaosVerdict, parseLog, verify } from "./verify.ts";
+
+/** What to run. Every field is optional. */
+export interface ChaosOptions {
+  /** Messages to produce. Default: 30 000. */
+  messages?: number;
+  /** Partitions of the topic. Default: 6. */
+  partitions?: number;
+  /** Distinct keys. Default: 300. */
+  keys?: number;
+  /** Worker processes. Default: 3. */
+  workers?: number;
+  /** `kill -9`s (each followed by a restart). Default: 6. */
+  kills?: number;
+  /** Broker outages. Default: 1 (needs a local broker: skipped with `brokers`). */
+  bounces?: number;
+  /** How long each outage lasts, ms. Default: 15 000. */
+  bounceMs?: number;
+  /** Simulated work per message in each worker, ms. Default: 2. */
+  workMs?: number;
+  /** Gives up after this long, ms. Default: 240 000. */
+  timeoutMs?: number;
+  /** Use this broker instead of starting one (no bounces then). */
+  brokers?: string[];
+  /** Seed of the random choices, for a repeatable run. Default: random. */
+  seed?: number;
+  /** Progress lines go here. Default: stderr. */
+  progress?: (line: string) => void;
+}
+
+/** A small seeded PRNG (mulberry32), so a run can be repeated. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Worker {
+  index: number;
+  process: Deno.ChildProcess;
+}
+
+/** Runs the harness and returns the verifier's verdict. */
+export async function runChaos(options: ChaosOptions = {}): Promise<ChaosVerdict> {
+  const messages = options.messages ?? 30_000;
+  const partitions = options.partitions ?? 6;
+  const keys = options.keys ?? 300;
+  const workerCount = options.workers ?? 3;
+  const kills = options.kills ?? 6;
+  const bounceMs = options.bounceMs ?? 15_000;
+  const workMs = options.workMs ?? 2;
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const chance = random(seed);
+  const say = options.progress ?? ((line: string) => console.error(`[chaos] ${line}`));
+  const started = Date.now();
+  const deadline = started + (options.timeoutMs ?? 240_000);
+
+  let kafka: LocalKafka | undefined;
+  let brokers = options.brokers;
+  let bounces = options.bounces ?? 1;
+  if (!brokers) {
+    kafka = await startLocalKafka();
+    brokers = kafka.brokers;
+  } else if (bounces > 0) {
+    say("a given broker cannot be bounced: running without outages");
+    bounces = 0;
+  }
+  const dir = await Deno.makeTempDir({ prefix: "troupe-chaos-" });
+  const stamp = Date.now().toString(36);
+  const topic = `chaos-${stamp}`;
+  const groupId = `chaos-${stamp}-group`;
+  const workers: (Worker | undefined)[] = [];
+  let killed = 0;
+  let bounced = 0;
+  say(
+    `seed ${seed}; ${messages} messages, ${partitions} partitions, ${workerCount} workers, ` +
+      `${kills} kills, ${bounces} broker outage(s) of ${bounceMs} ms; logs in ${dir}`,
+  );
+
+  const logFile = (index: number) => `${dir}/worker-${index}.log`;
+  const spawn = (index: number) => {
+    const process = new Deno.Command("sh", {
+      args: [
+        "-c",
+        'err="$1"; shift; exec "$@" 2>>"$err" >>"$err"',
+        "sh",
+        `${dir}/worker-${index}.stderr`,
+        Deno.execPath(),
+        "run",
+        "-A",
+        new URL("./worker.ts", import.meta.url).pathname,
+        brokers!.join(","),
+        topic,
+        groupId,
+        logFile(index),
+        String(workMs),
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    workers[index] = { index, process };
+  };
+  const processedSoFar = async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < workerCount; i++) {
+      try {
+        for (const entry of parseLog(await Deno.readTextFile(logFile(i)))) {
+          seen.add(`${entry.partition}:${entry.offset}`);
+        }
+      } catch {
+        // Not written yet.
+      }
+    }
+    return seen.size;
+  };
+
+  try {
+    await using admin = createAdmin({ brokers, clientId: "chaos" });
+    await admin.createTopics([{ topic, partitions }]);
+    const producer = createProducer({ brokers, clientId: "chaos", valueCodec: "json" });
+    const sequence = new Array<number>(keys).fill(0);
+    for (let start = 0; start < messages; start += 1000) {
+      await producer.sendAll(Array.from({ length: Math.min(1000, messages - start) }, (_, i) => {
+        const key = `key-${(start + i) % keys}`;
+        return { topic, key, value: { key, sequence: sequence[(start + i) % keys]++ } };
+      }));
+    }
+    await producer.close();
+    say(`produced ${messages} messages to ${topic}`);
+
+    for (let i = 0; i < workerCount; i++) spawn(i);
+
+    // Faults fire as progress crosses evenly spread marks, so each lands mid-stream.
+    const faults: ("kill" | "bounce")[] = [
+      ...Array(kills).fill("kill"),
+      ...Array(bounces).fill("bounce"),
+    ];
+    for (let i = faults.length - 1; i > 0; i--) {
+      const j = Math.floor(chance() * (i + 1));
+      [faults[i], faults[j]] = [faults[j], faults[i]];
+    }
+    const marks = faults.map((_, i) => Math.floor((messages * (i + 1)) / (faults.length + 2)));
+    let next = 0;
+    let processed = 0;
+    // Faults left when the work is done still fire: recovery at the very end is a case too.
+    while ((processed < messages || next < faults.length) && Date.now() < deadline) {
+      await sleep(250);
+      processed = await processedSoFar();
+      if (next < faults.length && processed >= marks[next]) {
+        const fault = faults[next++];
+        if (fault === "kill") {
+          const index = Math.floor(chance() * workerCount);
+          const victim = workers[index]!;
+          victim.process.kill("SIGKILL");
+          await victim.process.status;
+          killed++;
+          say(`kill -9 worker ${index} (pid ${victim.process.pid}) at ${processed}/${messages}`);
+          await sleep(300 + chance() * 1200);
+          spawn(index);
+        } else {
+          bounced++;
+          say(`broker down at ${processed}/${messages} for ${bounceMs} ms`);
+          await kafka!.down();
+          await sleep(bounceMs);
+          await kafka!.up();
+          say("broker up again");
+        }
+      }
+    }
+    const elapsed = ((Date.now() - started) / 1000).toFixed(1);
+    say(`${processed}/${messages} processed after ${elapsed} s`);
+
+    // Quiesce: a worker killed near the end leaves work processed but uncommitted; its
+    // partitions' next owners redo it and commit. Wait for that before stopping everyone.
+    const settle = Math.min(deadline, Date.now() + 60_000);
+    const ends = new Map((await admin.offsets(topic)).map((row) => [row.partition, row.end]));
+    while (Date.now() < settle) {
+      const committed = await admin.committedOffsets(groupId, [topic]);
+      const done = committed.length === ends.size &&
+        committed.every((row) => row.offset === ends.get(row.partition));
+      if (done) break;
+      await sleep(250);
+    }
+    say("stopping workers");
+
+    for (const worker of workers) {
+      try {
+        worker?.process.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+    }
+    await Promise.all(workers.map((worker) => worker?.process.status));
+    return await verify({
+      brokers,
+      topic,
+      groupId,
+      logFiles: workers.map((_, i) => logFile(i)),
+      kills: killed,
+      brokerRestarts: bounced,
+    });
+  } finally {
+    for (const worker of workers) {
+      try {
+        worker?.process.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      await worker?.process.status;
+    }
+    await kafka?.stop();
+    if (Deno.env.get("TROUPE_CHAOS_KEEP_LOGS") === undefined) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      messages: { type: "string" },
+      partitions: { type: "string" },
+      workers: { type: "string" },
+      kills: { type: "string" },
+      bounces: { type: "string" },
+      "bounce-ms": { type: "string" },
+      "work-ms": { type: "string" },
+      seed: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(`Usage: deno task chaos [--messages N] [--partitions N] [--workers N] [--kills N]
+                       [--bounces N] [--bounce-ms MS] [--work-ms MS] [--seed N]
+Uses KAFKA_BROKERS when set (then without broker outages), else starts a local broker.
+Prints one JSON line; exits 0 when nothing was lost or reordered and commits reached the end.
+Set TROUPE_CHAOS_KEEP_LOGS=1 to keep the workers' logs.`);
+    Deno.exit(0);
+  }
+  const number = (text: string | undefined) => text === undefined ? undefined : Number(text);
+  const given = Deno.env.get("KAFKA_BROKERS");
+  const verdict = await runChaos({
+    messages: number(values.messages),
+    partitions: number(values.partitions),
+    workers: number(values.workers),
+    kills: number(values.kills),
+    bounces: number(values.bounces),
+    bounceMs: number(values["bounce-ms"]),
+    workMs: number(values["work-ms"]),
+    seed: number(values.seed),
+    brokers: given ? given.split(",") : undefined,
+  });
+  console.log(JSON.stringify(verdict));
+  Deno.exit(
+    verdict.lost === 0 && verdict.order_violations === 0 && verdict.committed_equals_end ? 0 : 1,
+  );
+}

@@ -1,0 +1,21 @@
+import assert from "node:assert/strict";
+import { runChaos } from "../chaos/run.ts";
+
+Deno.test("chaos: kill -9 three times and bounce the broker once; nothing lost, nothing reordered", async () => {
+  const verdict = await runChaos({
+    messages: 6000,
+    partitions: 3,
+    workers: 2,
+    kills: 3,
+    bounces: 1,
+    bounceMs: 4000,
+    workMs: 1,
+    progress: () => {},
+  });
+  console.log(JSON.stringify(verdict));
+  assert.equal(verdict.kills, 3);
+  assert.equal(verdict.broker_restarts, 1);
+  assert.equal(verdict.lost, 0);
+  assert.equal(verdict.order_violations, 0);
+  assert.equal(verdict.committed_equals_end, true);
+});
