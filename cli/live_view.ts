@@ -122,7 +122,9 @@ export function startLiveView(options: LiveViewOptions): LiveView {
     const share = options.expected
       ? ` of ${options.expected} (${Math.floor((100 * processed) / options.expected)}%)`
       : "";
-    return `${seconds}s  ${status.state}  processed ${processed}${share}  ${Math.round(rate)}/s  ` +
+    const kafka = status.connection.connected ? "" : "  KAFKA UNREACHABLE";
+    return `${seconds}s  ${status.state}${kafka}  processed ${processed}${share}  ` +
+      `${Math.round(rate)}/s  ` +
       `partitions ${status.partitions.length}  restarts ${status.totals.restarts}  ` +
       `mailboxes ${status.totals.mailboxSize}`;
   };

@@ -32,6 +32,16 @@ export const METRICS = {
   groupJoins: ["troupe_group_joins_total", "counter", "Times the consumer (re)joined its group."],
   rebalances: ["troupe_rebalances_total", "counter", "Rebalances the group signalled."],
   consumerCrashes: ["troupe_consumer_crashes_total", "counter", "KafkaJS consumer crashes."],
+  connected: [
+    "troupe_kafka_connected",
+    "gauge",
+    "1 while Kafka answers; 0 from a failed commit or consumer crash until it recovers.",
+  ],
+  connectionLosses: [
+    "troupe_kafka_connection_losses_total",
+    "counter",
+    "Times Kafka stopped answering.",
+  ],
   assigned: ["troupe_assigned_partitions", "gauge", "Partitions assigned to this member."],
   processed: [
     "troupe_messages_processed_total",
@@ -136,6 +146,7 @@ export function createProcessorMetrics(source: MetricsSource): ProcessorMetrics 
   let commits = 0;
   let rebalances = 0;
   let consumerCrashes = 0;
+  let connectionLosses = 0;
   const commitFailures = { rebalance: 0, error: 0 };
 
   /** Folds a status snapshot into the per-partition totals. */
@@ -175,6 +186,7 @@ export function createProcessorMetrics(source: MetricsSource): ProcessorMetrics 
       commitFailures[event.rebalance ? "rebalance" : "error"]++;
     }),
     source.on("consumer-crashed", () => void consumerCrashes++),
+    source.on("connection-lost", () => void connectionLosses++),
   ];
 
   const family = (
@@ -214,6 +226,8 @@ export function createProcessorMetrics(source: MetricsSource): ProcessorMetrics 
         family("groupJoins", [{ value: status.joins }]),
         family("rebalances", [{ value: rebalances }]),
         family("consumerCrashes", [{ value: consumerCrashes }]),
+        family("connected", [{ value: status.connection.connected ? 1 : 0 }]),
+        family("connectionLosses", [{ value: connectionLosses }]),
         family("assigned", [{ value: status.partitions.length }]),
         family("processed", counter("processed")),
         family("failed", counter("failed")),

@@ -35,7 +35,8 @@ export interface ObservabilityServer extends AsyncDisposable {
  *
  * - `GET /metrics`: the metrics, Prometheus text format.
  * - `GET /health`: 200 while the processor is alive (idle, starting, running, stopping);
- *   503 once it stopped or failed.
+ *   503 once it stopped or failed. A lost Kafka connection is reported, not fatal: the
+ *   consumer reconnects by itself, and a restart would not help.
  * - `GET /ready`: 200 when it runs, joined its group and holds at least one partition.
  * - `GET /status`: `processor.status()` as JSON.
  *
@@ -65,9 +66,12 @@ export function observabilityHandler(
           headers: { "content-type": EXPOSITION_CONTENT_TYPE, "cache-control": "no-store" },
         });
       case "/health": {
-        const { state, error } = processor.status();
+        const { state, error, connection } = processor.status();
         const alive = state !== "stopped" && state !== "failed";
-        return json({ status: alive ? "ok" : "down", state, error }, alive ? 200 : 503);
+        return json(
+          { status: alive ? "ok" : "down", state, error, kafkaConnected: connection.connected },
+          alive ? 200 : 503,
+        );
       }
       case "/ready": {
         const { state, memberId, partitions } = processor.status();

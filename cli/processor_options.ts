@@ -1,51 +1,20 @@
 /**
  * From `troupe run`'s flags, environment and handler module to the processor's options:
  * the one place that decides what wins (flags, then environment, then the module's
- * `options` export, then defaults), and which options the core supports yet.
+ * `options` export, then defaults).
  *
  * @module
  */
 
 import type { CodecSpec } from "../kafka/codec.ts";
-import type { ProcessorOptions } from "../supervisor/options.ts";
+import type { Ordering, ProcessorOptions } from "../supervisor/options.ts";
 import type { ResolvedConnection } from "./connection.ts";
 import { UsageError } from "./errors.ts";
 import type { ParsedFlags } from "./flags.ts";
 import type { HandlerModule } from "./handler_module.ts";
 
-/** How messages of a partition may be processed relative to each other. */
-export type Ordering = "partition" | "key" | "unordered";
-
 /** The orderings `--ordering` accepts; the first is the default. */
 export const ORDERINGS: readonly Ordering[] = ["partition", "key", "unordered"];
-
-/**
- * Processor options the CLI already parses but the core may not have yet. Their shapes are
- * what the CLI will pass once the core has them.
- */
-export interface PendingProcessorOptions {
-  /** `--ordering`. */
-  ordering?: Ordering;
-  /** `--concurrency`: messages processed at once per partition. */
-  concurrency?: number;
-  /** `--dead-letter TOPIC`: where messages go once their retries are exhausted. */
-  deadLetter?: { topic: string };
-}
-
-type CoreHas<K extends string> = K extends keyof ProcessorOptions ? true : false;
-
-/**
- * THE SWITCH. Whether `ProcessorOptions` has `ordering`, `concurrency` and `deadLetter` yet.
- * With `false`, a non-default `--ordering`, `--concurrency` or `--dead-letter` exits 2 with
- * "not supported yet"; with `true` the value is passed through as the option of that name.
- * Each flag's type is computed from `ProcessorOptions`, so once the core gains an option
- * `deno check` fails on this line until its entry says `true`.
- */
-export const CORE_SUPPORTS: {
-  readonly ordering: CoreHas<"ordering">;
-  readonly concurrency: CoreHas<"concurrency">;
-  readonly deadLetter: CoreHas<"deadLetter">;
-} = { ordering: false, concurrency: false, deadLetter: false };
 
 /** What `run` adds on top of the flags and the module. */
 export interface RunExtras {
@@ -56,9 +25,7 @@ export interface RunExtras {
 }
 
 /** The options handed to `createProcessor`. */
-export type RunProcessorOptions =
-  & ProcessorOptions<CodecSpec, CodecSpec>
-  & PendingProcessorOptions;
+export type RunProcessorOptions = ProcessorOptions<CodecSpec, CodecSpec>;
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
@@ -71,8 +38,7 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
  * const processor = createProcessor(options);
  * ```
  *
- * @throws {UsageError} for a missing group or topic, a bad pattern, or a flag the core does
- * not support yet.
+ * @throws {UsageError} for a missing group or topic, a bad topic name or pattern.
  */
 export function buildProcessorOptions(
   flags: ParsedFlags,
@@ -141,36 +107,19 @@ export function buildProcessorOptions(
     options.measureProcessingTime = true;
   }
 
-  // The options the core may not have yet: parsed and validated now, passed through (or
-  // refused) according to CORE_SUPPORTS.
-  const ordering = flags.choice<Ordering>("ordering") ?? "partition";
-  const concurrency = flags.integer("concurrency", 1) ?? 1;
-  const deadLetter = flags.string("dead-letter") ?? "off";
-  if (deadLetter !== "off" && !TOPIC_NAME.test(deadLetter)) {
-    throw new UsageError(
-      `${flags.label("dead-letter")} must be a topic name or "off"; got "${deadLetter}"`,
-    );
-  }
-  if (explicit("ordering")) {
-    if (CORE_SUPPORTS.ordering) options.ordering = ordering;
-    else if (ordering !== "partition") notYet(flags.label("ordering"), ordering);
-  }
-  if (explicit("concurrency")) {
-    if (CORE_SUPPORTS.concurrency) options.concurrency = concurrency;
-    else if (concurrency !== 1) notYet(flags.label("concurrency"), String(concurrency));
-  }
+  // Passed only when given, so that the module's options and the core's defaults (which
+  // depend on each other: concurrency 16 with key or unordered ordering, 1 with partition)
+  // apply otherwise. The core checks the combination.
+  if (explicit("ordering")) options.ordering = flags.choice<Ordering>("ordering");
+  if (explicit("concurrency")) options.concurrency = flags.integer("concurrency", 1);
   if (explicit("dead-letter")) {
-    if (CORE_SUPPORTS.deadLetter) {
-      if (deadLetter === "off") delete options.deadLetter;
-      else options.deadLetter = { topic: deadLetter };
-    } else if (deadLetter !== "off") notYet(flags.label("dead-letter"), deadLetter);
+    const deadLetter = flags.required("dead-letter");
+    if (deadLetter !== "off" && !TOPIC_NAME.test(deadLetter)) {
+      throw new UsageError(
+        `${flags.label("dead-letter")} must be a topic name or "off"; got "${deadLetter}"`,
+      );
+    }
+    options.deadLetter = deadLetter === "off" ? false : deadLetter;
   }
   return options;
-}
-
-function notYet(flag: string, value: string): never {
-  throw new UsageError(
-    `${flag} ${value} is not supported yet: this version of troupe processes each partition's ` +
-      "messages one at a time, in order, without a dead-letter topic",
-  );
 }

@@ -87,8 +87,8 @@ module's options.`,
       kind: "string",
       placeholder: "N",
       env: "TROUPE_CONCURRENCY",
-      default: "1",
-      description: "Messages processed at once per partition (needs --ordering key|unordered).",
+      description: "Messages processed at once per partition with --ordering key or unordered " +
+        "(must be 1 with partition). Default: 16 for key and unordered, 1 for partition.",
     },
     {
       name: "dead-letter",
@@ -96,7 +96,9 @@ module's options.`,
       placeholder: "TOPIC|off",
       env: "TROUPE_DEAD_LETTER",
       default: "off",
-      description: "Topic receiving messages whose retries are exhausted.",
+      description: "Topic receiving, with provenance headers, the messages whose retries are " +
+        "exhausted, that cannot be decoded, or that the handler marks not retriable (off: " +
+        "those crash the actor, and the restart policy applies).",
     },
     {
       name: "metrics-port",

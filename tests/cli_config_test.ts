@@ -9,7 +9,7 @@ import { formatHelp, parseFlags } from "../cli/flags.ts";
 import { HandlerLoadError, type HandlerModule, loadHandlerModule } from "../cli/handler_module.ts";
 import { configureLogging } from "../cli/logging.ts";
 import { METRICS } from "../cli/metrics.ts";
-import { buildProcessorOptions, CORE_SUPPORTS } from "../cli/processor_options.ts";
+import { buildProcessorOptions } from "../cli/processor_options.ts";
 import { PRODUCE_COMMAND } from "../cli/produce.ts";
 import { RUN_COMMAND } from "../cli/run.ts";
 
@@ -284,35 +284,37 @@ Deno.test("processor options: flags, then environment, then the module's options
     /--topic-pattern: not a regular expression/,
   );
   await assert.rejects(build(["--topic", "bad topic"]), /"bad topic" is not a valid topic name/);
-  await assert.rejects(build(["--dead-letter", "a b"]), /must be a topic name or "off"/);
 });
 
-Deno.test("processor options: --ordering, --concurrency and --dead-letter follow CORE_SUPPORTS", async () => {
-  const module: HandlerModule = { handler: () => {}, path: "/h.ts", options: {} };
+Deno.test("processor options: --ordering, --concurrency and --dead-letter pass through when given", async () => {
+  const module: HandlerModule = {
+    handler: () => {},
+    path: "/h.ts",
+    options: { ordering: "key", concurrency: 4, deadLetter: "module-dlq" },
+  };
   const build = async (args: string[], vars: Record<string, string> = {}) => {
     const flags = parseFlags(RUN_COMMAND, ["--group", "g", "--topic", "t", ...args], envOf(vars));
     const connection = await resolveConnection(flags, envOf(vars));
     return buildProcessorOptions(flags, module, { connection, metrics: false });
   };
-  // The defaults are what the core does anyway: accepted either way.
-  await build(["--ordering", "partition", "--concurrency", "1", "--dead-letter", "off"]);
-  const cases: [string[], Record<string, string>, keyof typeof CORE_SUPPORTS, string][] = [
-    [["--ordering", "key"], {}, "ordering", "--ordering key"],
-    [[], { TROUPE_CONCURRENCY: "8" }, "concurrency", "TROUPE_CONCURRENCY 8"],
-    [["--dead-letter", "orders-dlq"], {}, "deadLetter", "--dead-letter orders-dlq"],
-  ];
-  for (const [args, vars, option, text] of cases) {
-    if (CORE_SUPPORTS[option]) {
-      const options = await build(args, vars);
-      assert.ok(options[option] !== undefined, `${option} passed through`);
-    } else {
-      await assert.rejects(
-        build(args, vars),
-        (error: Error) =>
-          error instanceof UsageError && error.message.startsWith(`${text} is not supported yet`),
-      );
-    }
-  }
+  let options = await build([]);
+  assert.deepEqual(
+    [options.ordering, options.concurrency, options.deadLetter],
+    ["key", 4, "module-dlq"],
+    "the module's choices stand when no flag is given",
+  );
+  options = await build(["--ordering", "unordered", "--dead-letter", "orders-dlq"], {
+    TROUPE_CONCURRENCY: "32",
+  });
+  assert.deepEqual([options.ordering, options.concurrency, options.deadLetter], [
+    "unordered",
+    32,
+    "orders-dlq",
+  ]);
+  options = await build(["--dead-letter", "off"]);
+  assert.equal(options.deadLetter, false);
+  await assert.rejects(build(["--dead-letter", "a b"]), /must be a topic name or "off"/);
+  await assert.rejects(build(["--concurrency", "0"]), /--concurrency must be an integer >= 1/);
 });
 
 Deno.test("README: documents every command, flag, environment variable and metric", async () => {

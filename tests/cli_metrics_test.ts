@@ -43,6 +43,7 @@ function status(partitions: PartitionStatus[], extra: Partial<ProcessorStatus> =
     },
     error: null,
     processingTime: null,
+    connection: { connected: true, since: 0, lastError: null },
     ...extra,
   } satisfies ProcessorStatus;
 }
@@ -165,6 +166,16 @@ Deno.test("metrics: every documented metric is exposed, and counters survive rea
   assert.equal(sumOf(families, "troupe_commit_seconds_bucket", { le: "0.005" }), 1);
   assert.ok(Math.abs(sumOf(families, "troupe_commit_seconds_sum") - 0.043) < 1e-9);
   assert.equal(sumOf(families, "troupe_commit_failures_total", { kind: "rebalance" }), 1);
+  assert.equal(sumOf(families, "troupe_kafka_connected"), 1);
+
+  // Kafka stops answering.
+  fake.emit({ type: "connection-lost", error: new Error("ECONNREFUSED") });
+  fake.set(status([row({ partition: 1, processed: 8 })], {
+    connection: { connected: false, since: 1, lastError: "ECONNREFUSED" },
+  }));
+  families = parseExposition(metrics.render());
+  assert.equal(sumOf(families, "troupe_kafka_connected"), 0);
+  assert.equal(sumOf(families, "troupe_kafka_connection_losses_total"), 1);
 
   metrics.close();
   assert.equal(fake.listenerCount(), 0);
@@ -259,11 +270,13 @@ Deno.test("live view: a table redrawn in place, clipped to the terminal, logs pr
   assert.ok(printed.startsWith(`\x1b[${lines.length}F\x1b[J`), "erases the table first");
   assert.ok(printed.includes("a log line\n"));
 
-  current = status([row({ partition: 0, processed: 9 })]);
+  current = status([row({ partition: 0, processed: 9 })], {
+    connection: { connected: false, since: 0, lastError: "ECONNREFUSED" },
+  });
   view.note("actor crashed");
   view.stop();
   const last = writes.at(-1)!;
-  assert.match(last, /processed 9/);
+  assert.match(last, /KAFKA UNREACHABLE {2}processed 9/);
   assert.match(last, /actor crashed/);
 });
 

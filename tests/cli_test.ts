@@ -30,7 +30,8 @@ Deno.test("cli: help for the tool and each command; usage mistakes exit 2 withou
       [["run", "--topic", "t", "--group", "g", "--handler", noDefault], /has no default export/],
       [["run", "--handler", okHandler, "--group", "g"], /run needs --topic or --topic-pattern/],
       [[...run, "--concurrency", "zero"], /--concurrency must be an integer >= 1; got "zero"/],
-      [[...run, "--ordering", "key"], /--ordering key is not supported yet/],
+      [[...run, "--ordering", "partition", "--concurrency", "4"], /invalid option concurrency/],
+      [[...run, "--dead-letter", "bad topic"], /--dead-letter must be a topic name or "off"/],
       [[...run, "--metrics-port"], /--metrics-port needs a value/],
       [["consume"], /consume needs --topic/],
       [
@@ -304,4 +305,68 @@ export default function () { throw new Error("always broken"); }
     await removeHandler(handler);
   }
   assert.ok(testBrokers().length > 0);
+});
+
+Deno.test("cli: --ordering, --concurrency and --dead-letter reach the processor", async () => {
+  const topic = uniqueName("cli-dlq");
+  const deadLetters = `${topic}.dead`;
+  await createTopic(topic, 2);
+  await createTopic(deadLetters, 1);
+  await produce(topic, 6, 2);
+  const handler = await writeHandler(`
+export default function (message) {
+  if (JSON.parse(new TextDecoder().decode(message.rawValue)).id % 2 === 0) throw new Error("even");
+}
+`);
+  try {
+    await using cli = spawnTroupe([
+      "run",
+      "--handler",
+      handler,
+      "--topic",
+      topic,
+      "--group",
+      uniqueName("cli-dlq-group"),
+      "--from-beginning",
+      "--ordering",
+      "unordered",
+      "--concurrency",
+      "4",
+      "--dead-letter",
+      deadLetters,
+      "--metrics-port",
+      "0",
+      "--metrics-host",
+      "127.0.0.1",
+      "--log-format",
+      "json",
+      "--view",
+      "off",
+    ]);
+    const port = await metricsPort(cli);
+    await waitFor(
+      async () => sumOf(await scrape(port), "troupe_committed_offset") === 6,
+      "every offset committed",
+    );
+    const families = await scrape(port);
+    assert.equal(sumOf(families, "troupe_messages_dead_lettered_total"), 3);
+    assert.equal(sumOf(families, "troupe_actor_restarts_total"), 0);
+    cli.child.kill("SIGTERM");
+    assert.equal((await cli.exited()).code, 0);
+  } finally {
+    await removeHandler(handler);
+  }
+  const dead = await troupe([
+    "consume",
+    "--topic",
+    deadLetters,
+    "--from-beginning",
+    "--limit",
+    "3",
+  ]);
+  assert.equal(dead.code, 0, dead.stderr);
+  const ids = dead.stdout.trimEnd().split("\n").map((line) =>
+    JSON.parse(line.slice(line.indexOf(" value=") + 7)).id
+  );
+  assert.deepEqual(ids.sort((a, b) => a - b), [0, 2, 4]);
 });
