@@ -1,93 +1,104 @@
 /**
- * troupe's command line.
+ * troupe's command line: `run` a processor over a handler module, `produce` and `consume`
+ * records, list `topics`, show a group's `lag`, or run the `demo`.
  *
  * ```sh
- * deno run -A main.ts demo
+ * deno run -A main.ts --help
+ * deno run -A main.ts run --handler ./handler.ts --topic orders --group billing
  * ```
  *
  * @module
  */
 
 import process from "node:process";
-import { parseArgs } from "node:util";
-import { runDemo } from "./cli/demo.ts";
-import { configureLogging } from "./cli/logging.ts";
+import denoJson from "./deno.json" with { type: "json" };
+import { LAG_COMMAND, lagCommand, TOPICS_COMMAND, topicsCommand } from "./cli/admin_commands.ts";
+import { CREDENTIAL_VARIABLES } from "./cli/connection.ts";
+import { CONSUME_COMMAND, consumeCommand } from "./cli/consume.ts";
+import { DEMO_COMMAND, demoCommand } from "./cli/demo_command.ts";
+import { UsageError } from "./cli/errors.ts";
+import type { CommandSpec } from "./cli/flags.ts";
+import { PRODUCE_COMMAND, produceCommand } from "./cli/produce.ts";
+import { RUN_COMMAND, runCommand } from "./cli/run.ts";
+import { ConfigError } from "./kafka/errors.ts";
 
-const HELP = `troupe: an actor-based Kafka stream processor for Deno
+/** A command: its help and what runs it (resolving with the exit code). */
+interface Command {
+  spec: CommandSpec;
+  main: (args: readonly string[]) => Promise<number>;
+}
 
-Usage: deno run -A main.ts <command> [options]
+const COMMANDS: readonly Command[] = [
+  { spec: RUN_COMMAND, main: runCommand },
+  { spec: PRODUCE_COMMAND, main: produceCommand },
+  { spec: CONSUME_COMMAND, main: consumeCommand },
+  { spec: TOPICS_COMMAND, main: topicsCommand },
+  { spec: LAG_COMMAND, main: lagCommand },
+  { spec: DEMO_COMMAND, main: demoCommand },
+];
+
+function toolHelp(): string {
+  const width = Math.max(...COMMANDS.map((command) => command.spec.name.length)) + 3;
+  return `troupe ${denoJson.version}: an actor-based Kafka stream processor for Deno
+
+Usage: troupe <command> [options]
+  where troupe is "deno run <permissions> main.ts", or the binary "deno compile" makes of it
 
 Commands:
-  demo      Produce 20,000 orders and process them with crashing actors; report losses.
-
-Run "deno run -A main.ts <command> --help" for a command's options.
-`;
-
-const DEMO_HELP = `Usage: deno run -A main.ts demo [options]
-
-Produces 20,000 JSON orders to a new 6-partition topic, processes them with a handler that
-crashes on a few of them, shows live progress, and reports what was produced, processed,
-duplicated and lost. Exits 0 only when nothing was lost and the committed offsets equal the
-end offsets.
+${COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`).join("\n")}
 
 Options:
-  --brokers LIST    Kafka bootstrap brokers (default: $KAFKA_BROKERS, else a local broker)
-  --messages N      Orders to produce (default: 20000)
-  --work-ms N       Simulated work per order in ms (default: 1)
-  -h, --help        Show this help
-`;
+  -h, --help     Show this help; "troupe <command> --help" shows a command's options.
+  -V, --version  Print troupe's version.
 
-async function demo(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      brokers: { type: "string" },
-      messages: { type: "string" },
-      "work-ms": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(DEMO_HELP);
-    return 0;
-  }
-  await configureLogging({ level: "error", format: "pretty" });
-  const report = await runDemo({
-    brokers: values.brokers,
-    messages: values.messages === undefined ? undefined : positive(values.messages, "--messages"),
-    workMs: values["work-ms"] === undefined
-      ? undefined
-      : positive(values["work-ms"], "--work-ms", 0),
-  });
-  return report.lost === 0 && report.committedEqualsEnd ? 0 : 1;
+Configuration comes from flags, then environment variables, then defaults. Every command
+reads KAFKA_BROKERS (its --brokers); each command's help names the TROUPE_* variable of each
+of its flags. TLS and SASL are set through the environment only:
+${CREDENTIAL_VARIABLES.map((v) => `  ${v.name.padEnd(23)}${v.description}`).join("\n")}
+
+Permissions for "run" (narrowest set):
+  deno run --allow-net=<brokers>[,<metrics-host>:<metrics-port>] \\
+    --allow-env=NODE_ENV,KAFKAJS_*,KAFKA_BROKERS,TROUPE_* \\
+    --allow-read=<handler file and its local imports> main.ts run ...
+
+Exit codes: 0 on success or a graceful stop, 1 on a runtime failure, 2 for a usage mistake.`;
 }
 
-/** A mistake in how the command was called: reported without a stack trace, exit code 2. */
-class UsageError extends Error {}
-
-function positive(text: string, flag: string, min = 1): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min) {
-    throw new UsageError(`${flag} must be an integer >= ${min}, got "${text}"`);
-  }
-  return value;
-}
-
-async function main(args: string[]): Promise<number> {
-  const [command, ...rest] = args;
-  switch (command) {
-    case "demo":
-      return await demo(rest);
+/**
+ * Runs the command line; resolves with the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * Deno.exit(await main(["topics"]));
+ * ```
+ */
+export async function main(args: readonly string[]): Promise<number> {
+  const [name, ...rest] = args;
+  switch (name) {
     case undefined:
+      console.error(toolHelp());
+      return 2;
     case "help":
     case "-h":
     case "--help":
-      console.log(HELP);
-      return command === undefined ? 2 : 0;
-    default:
-      throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
+      if (rest[0] !== undefined) return await main([rest[0], "--help"]);
+      console.log(toolHelp());
+      return 0;
+    case "-V":
+    case "--version":
+    case "version":
+      console.log(`troupe ${denoJson.version} (deno ${Deno.version.deno})`);
+      return 0;
   }
+  const command = COMMANDS.find((c) => c.spec.name === name);
+  if (!command) {
+    throw new UsageError(
+      `unknown command "${name}"; the commands are ${
+        COMMANDS.map((c) => c.spec.name).join(", ")
+      }. Run "troupe --help".`,
+    );
+  }
+  return await command.main(rest);
 }
 
 /**
@@ -105,16 +116,20 @@ function silenceKafkaJsTimerWarning(): void {
   }) as typeof process.emitWarning;
 }
 
+/** Exit code 2 for the user's mistakes, 1 for everything else. */
+function exitCodeOf(error: unknown): number {
+  return error instanceof UsageError || error instanceof ConfigError ? 2 : 1;
+}
+
 if (import.meta.main) {
   silenceKafkaJsTimerWarning();
   let code: number;
   try {
     code = await main(Deno.args);
   } catch (error) {
-    const usage = error instanceof UsageError ||
-      (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    // Operators get one line (no stack trace): every error troupe raises says what and where.
     console.error(`troupe: ${error instanceof Error ? error.message : String(error)}`);
-    code = usage ? 2 : 1;
+    code = exitCodeOf(error);
   }
   Deno.exit(code);
 }

@@ -1,6 +1,7 @@
 /**
- * A live view of a processor on the terminal: one row per partition, refreshed in place on
- * a TTY, a plain progress line now and then otherwise.
+ * A live view of a processor on the terminal: one row per partition (actor state,
+ * processed, lag, mailbox, restarts, fetching) under a summary line with the throughput,
+ * redrawn in place on a TTY; a plain progress line now and then otherwise.
  *
  * @module
  */
@@ -11,7 +12,10 @@ import type { ProcessorStatus } from "../supervisor/processor.ts";
 export interface LiveViewOptions {
   /** Reads the processor's status. */
   status: () => ProcessorStatus;
-  /** Reads the end offset of each partition, keyed `topic:partition`; refreshed every second. */
+  /**
+   * Reads the end offset of each partition, keyed `topic:partition`; refreshed every second.
+   * Default: the lag the processor measured at its last fetch.
+   */
   endOffsets?: () => Promise<Map<string, number>>;
   /** A title line. */
   title: string;
@@ -25,12 +29,19 @@ export interface LiveViewOptions {
   refreshMs?: number;
   /** Period of plain lines, ms. Default: 2 000. */
   lineMs?: number;
+  /** The terminal's size. Default: `Deno.consoleSize()`, else 120 x 40. */
+  size?: () => { columns: number; rows: number };
 }
 
 /** A running view. */
 export interface LiveView {
   /** Shows a short note under the table (the last few stay visible). */
   note(text: string): void;
+  /**
+   * Writes text (lines ending in a newline) above the table, e.g. a log record, without
+   * breaking the redraw.
+   */
+  print(text: string): void;
   /** Draws a last time and stops. */
   stop(): void;
 }
@@ -41,6 +52,16 @@ const stdoutWrite = (text: string) => {
   let written = 0;
   while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
 };
+
+function terminalSize(): { columns: number; rows: number } {
+  try {
+    return Deno.consoleSize();
+  } catch {
+    return { columns: 120, rows: 40 };
+  }
+}
+
+const HEADINGS = ["partition", "actor", "processed", "lag", "mailbox", "restarts", "fetch"];
 
 /**
  * Starts a live view.
@@ -55,9 +76,10 @@ const stdoutWrite = (text: string) => {
 export function startLiveView(options: LiveViewOptions): LiveView {
   const interactive = options.interactive ?? Deno.stdout.isTerminal();
   const write = options.write ?? stdoutWrite;
+  const size = options.size ?? terminalSize;
   const started = performance.now();
   const notes: string[] = [];
-  let ends = new Map<string, number>();
+  let ends: Map<string, number> | undefined;
   let drawnLines = 0;
   let lastProcessed = 0;
   let lastAt = started;
@@ -78,13 +100,14 @@ export function startLiveView(options: LiveViewOptions): LiveView {
   const measure = (status: ProcessorStatus) => {
     const now = performance.now();
     if (now - lastAt >= 900) {
-      rate = (status.totals.processed - lastProcessed) / ((now - lastAt) / 1000);
+      rate = Math.max(0, status.totals.processed - lastProcessed) / ((now - lastAt) / 1000);
       lastProcessed = status.totals.processed;
       lastAt = now;
     }
   };
 
-  const lagOf = (row: ProcessorStatus["partitions"][number]) => {
+  const lagOf = (row: ProcessorStatus["partitions"][number]): string => {
+    if (!ends) return row.lag === null ? "" : String(row.lag);
     const end = ends.get(`${row.topic}:${row.partition}`);
     if (end === undefined) return "";
     const position = row.processedOffset !== null
@@ -99,9 +122,49 @@ export function startLiveView(options: LiveViewOptions): LiveView {
     const share = options.expected
       ? ` of ${options.expected} (${Math.floor((100 * processed) / options.expected)}%)`
       : "";
-    return `${seconds}s  ${status.state}  processed ${processed}${share}  ${Math.round(rate)}/s  ` +
-      `restarts ${status.totals.restarts}  mailboxes ${status.totals.mailboxSize}`;
+    const kafka = status.connection.connected ? "" : "  KAFKA UNREACHABLE";
+    return `${seconds}s  ${status.state}${kafka}  processed ${processed}${share}  ` +
+      `${Math.round(rate)}/s  ` +
+      `partitions ${status.partitions.length}  restarts ${status.totals.restarts}  ` +
+      `mailboxes ${status.totals.mailboxSize}`;
   };
+
+  /** The table and notes, clipped to the terminal so that redrawing in place stays exact. */
+  const frame = (status: ProcessorStatus): string[] => {
+    const { columns, rows: height } = size();
+    const rows = status.partitions.map((row) => [
+      `${row.topic}[${row.partition}]`,
+      row.actor,
+      String(row.processed),
+      lagOf(row),
+      String(row.mailboxSize),
+      String(row.restarts),
+      row.pausedBy.user
+        ? "paused (user)"
+        : row.pausedBy.backpressure
+        ? "paused (full)"
+        : "fetching",
+    ]);
+    // Room for the title, the headings, the notes and a line of slack.
+    const room = Math.max(1, height - 3 - notes.length);
+    const shown = rows.length > room ? rows.slice(0, room - 1) : rows;
+    const widths = HEADINGS.map((heading, i) =>
+      Math.max(heading.length, ...shown.map((cells) => cells[i].length))
+    );
+    const line = (cells: string[]) =>
+      cells.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd();
+    const lines = [
+      `${options.title}  ${summary(status)}`,
+      line(HEADINGS),
+      ...shown.map(line),
+      ...(shown.length < rows.length ? [`... ${rows.length - shown.length} more partitions`] : []),
+      ...notes.map((note) => `  ${note}`),
+    ];
+    // A wrapped line would throw the cursor arithmetic off: cut at the terminal's width.
+    return lines.map((text) => (text.length >= columns ? text.slice(0, columns - 1) : text));
+  };
+
+  const erase = () => (drawnLines > 0 ? `\x1b[${drawnLines}F\x1b[J` : "");
 
   const draw = () => {
     const status = options.status();
@@ -110,28 +173,9 @@ export function startLiveView(options: LiveViewOptions): LiveView {
       write(`[${options.title}] ${summary(status)}\n`);
       return;
     }
-    const lines = [
-      `\x1b[1m${options.title}\x1b[0m  ${summary(status)}`,
-      pad(["partition", "actor", "processed", "lag", "mailbox", "restarts", "fetch"]),
-      ...status.partitions.map((row) =>
-        pad([
-          `${row.topic}[${row.partition}]`,
-          row.actor,
-          String(row.processed),
-          lagOf(row),
-          String(row.mailboxSize),
-          String(row.restarts),
-          row.pausedBy.user
-            ? "paused (user)"
-            : row.pausedBy.backpressure
-            ? "paused (full)"
-            : "fetching",
-        ])
-      ),
-      ...notes.map((note) => `  ${note}`),
-    ];
-    const moveUp = drawnLines > 0 ? `\x1b[${drawnLines}F` : "";
-    write(moveUp + lines.map((line) => `\x1b[2K${line}`).join("\n") + "\n");
+    const lines = frame(status);
+    const [title, ...rest] = lines;
+    write(erase() + [`\x1b[1m${title}\x1b[0m`, ...rest].join("\n") + "\n");
     drawnLines = lines.length;
   };
 
@@ -143,18 +187,21 @@ export function startLiveView(options: LiveViewOptions): LiveView {
       if (notes.length > 4) notes.shift();
       if (!interactive) write(`[${options.title}] ${text}\n`);
     },
+    print(text) {
+      if (!interactive || stopped) {
+        write(text);
+        return;
+      }
+      write(erase() + text);
+      drawnLines = 0;
+      draw();
+    },
     stop() {
       if (stopped) return;
-      stopped = true;
       clearInterval(timer);
       clearInterval(endsTimer);
       draw();
+      stopped = true;
     },
   };
-}
-
-const WIDTHS = [24, 11, 10, 8, 8, 9, 14];
-
-function pad(cells: string[]): string {
-  return cells.map((cell, i) => cell.padEnd(WIDTHS[i] ?? 10)).join(" ").trimEnd();
 }
