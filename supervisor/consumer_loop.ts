@@ -5,7 +5,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import { sleep } from "../actors/backoff.ts";
 import { createKafkaClient } from "../kafka/client.ts";
 import { describeError, KafkaConnectionError } from "../kafka/errors.ts";
@@ -316,7 +316,18 @@ export class ConsumerLoop<K, V> implements FetchControl {
     if (this.watched) this.#events.alive();
     if (!payload.isStale()) {
       const { batch } = payload;
-      this.#supervisor?.deliver(batch.topic, batch.partition, batch.messages, batch.highWatermark);
+      // Reading committed records, troupe filters aborted transactions itself, from the
+      // records as the broker sent them (see Supervisor.deliver).
+      const unfiltered = this.#options.consumer.readUncommitted
+        ? undefined
+        : (batch as { messagesWithinOffset?: KafkaMessage[] }).messagesWithinOffset;
+      this.#supervisor?.deliver(
+        batch.topic,
+        batch.partition,
+        batch.messages,
+        batch.highWatermark,
+        unfiltered,
+      );
     }
     try {
       await payload.heartbeat();

@@ -55,6 +55,12 @@ export interface CommitOffset extends TopicPartitionOffset {
   readonly metadata: string | null;
 }
 
+/** A KafkaJS record with the fields KafkaJS's types leave out. */
+type KafkaMessageWithContext = KafkaMessage & {
+  isControlRecord?: boolean;
+  batchContext?: { producerId?: string; inTransaction?: boolean };
+};
+
 /** A supervised actor, whichever kind: one message at a time, or several in lanes. */
 interface SupervisedActor<M> {
   readonly state: ActorState;
@@ -309,10 +315,14 @@ export class Supervisor<K, V> {
     partition: number,
     messages: readonly KafkaMessage[],
     highWatermark: string,
+    unfiltered?: readonly KafkaMessage[],
   ): void {
     const slot = this.#slots.get(topic)?.get(partition);
     if (slot === undefined || slot.closing) return;
     slot.highWatermark = Number(highWatermark);
+    if (unfiltered !== undefined && unfiltered.length !== messages.length) {
+      messages = this.#dropAborted(messages, unfiltered);
+    }
     if (messages.length === 0) return;
     const { mailbox } = slot;
     const codecs = this.#codecs;
@@ -331,6 +341,40 @@ export class Supervisor<K, V> {
       this.#applyPause(slot);
       this.#emit({ type: "partition-paused", topic, partition, reason: "backpressure" });
     }
+  }
+
+  /**
+   * Drops, from what KafkaJS delivers, the records that the batch itself shows to belong to
+   * aborted transactions. KafkaJS's filter steps through the broker's aborted-transaction
+   * list one entry per record, so when a fetch starts inside several interleaved aborted
+   * transactions it lets some of their records through. The markers in the batch cannot lie:
+   * a transactional record is aborted when the first marker of its producer after it is an
+   * abort. (A record whose marker is in a later fetch keeps KafkaJS's verdict: KafkaJS skips
+   * batches it filtered empty, so troupe never sees those markers.)
+   */
+  #dropAborted(
+    delivered: readonly KafkaMessage[],
+    unfiltered: readonly KafkaMessage[],
+  ): KafkaMessage[] {
+    const markers = new Map<string, { offset: number; abort: boolean }[]>();
+    for (const raw of unfiltered) {
+      const record = raw as KafkaMessageWithContext;
+      if (!record.isControlRecord) continue;
+      const producerId = record.batchContext?.producerId ?? "";
+      // A control record's key: version (int16), then type (int16): 0 aborts, 1 commits.
+      const abort = !(raw.key && raw.key.length >= 4 && raw.key[3] === 1);
+      let list = markers.get(producerId);
+      if (!list) markers.set(producerId, list = []);
+      list.push({ offset: Number(raw.offset), abort });
+    }
+    if (markers.size === 0) return delivered as KafkaMessage[];
+    return delivered.filter((raw) => {
+      const context = (raw as KafkaMessageWithContext).batchContext;
+      if (!context?.inTransaction) return true;
+      const offset = Number(raw.offset);
+      const next = markers.get(context.producerId ?? "")?.find((marker) => marker.offset > offset);
+      return next === undefined || !next.abort;
+    });
   }
 
   /**

@@ -152,6 +152,14 @@ for (const mode of ["transform", "exactly-once"] as const) {
     const duplicated = [...outputs].filter(([, copies]) => copies > 1);
     if (mode === "exactly-once") {
       assert.deepEqual(duplicated, [], "inputs whose output a read_committed reader saw twice");
+      // troupe's own reader must agree (KafkaJS's filter alone lets aborted records through).
+      const seenByTroupe = await readOutputs(output, 3000);
+      assert.equal(seenByTroupe.size, 3000, "inputs whose output troupe's reader missed");
+      assert.deepEqual(
+        [...seenByTroupe].filter(([, copies]) => copies > 1),
+        [],
+        "seen twice by troupe",
+      );
     }
     console.log(`${mode}: ${outputs.size} inputs, ${duplicated.length} with more than one output`);
   });
