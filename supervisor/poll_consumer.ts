@@ -13,7 +13,8 @@ import { createProcessor, type Processor, type ProcessorStatus } from "./process
 
 /**
  * Options of {@linkcode createConsumer}: those of a processor, without a handler (you pull
- * messages instead). `autoCommit` defaults to false here: commit with `consumer.commit()`.
+ * messages instead). `autoCommit` defaults to false here: commit with `consumer.commit()`;
+ * and up to `concurrency` (500) messages per partition wait to be pulled, in offset order.
  */
 export type ConsumerOptions<KC extends CodecSpec = "string", VC extends CodecSpec = "bytes"> = Omit<
   ProcessorOptions<KC, VC>,
@@ -110,6 +111,11 @@ export function createConsumer<KC extends CodecSpec = "string", VC extends Codec
 
   const processor: Processor = createProcessor<KC, VC>({
     ...options,
+    // Many messages of a partition may wait to be pulled at once (a poll returns batches);
+    // they are handed over in offset order, and a partition's messages are released in the
+    // order they were returned, so its order holds.
+    ordering: options.ordering ?? "unordered",
+    concurrency: options.concurrency ?? (options.ordering === undefined ? 500 : undefined),
     autoCommit: options.autoCommit ?? false,
     handler: (message) =>
       new Promise<void>((release, abandon) => {

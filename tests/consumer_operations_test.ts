@@ -28,30 +28,35 @@ Deno.test("admin: topics, partitions, offsets, committed offsets, lag and groups
     [0, 1, 2].map((partition) => ({ partition, beginning: 0, end: 30 })),
   );
 
-  // Process exactly 10 per partition, committing by hand, then look at the group.
-  const consumer = createConsumer({
+  // Process exactly 10 per partition (the 11th of each waits until the stop aborts it), then
+  // look at the group while it runs.
+  const counts = new Map<number, number>();
+  const processor = createProcessor({
     brokers: testBrokers(),
     groupId,
     topics: topic,
     fromBeginning: true,
+    commitIntervalMs: 100,
+    shutdownTimeoutMs: 100,
+    handler: async (message, context) => {
+      if (message.offset >= 10) {
+        await new Promise((_, reject) => context.signal.addEventListener("abort", reject));
+      }
+      counts.set(message.partition, (counts.get(message.partition) ?? 0) + 1);
+    },
   });
-  const counts = new Map<number, number>();
-  while ([...counts.values()].reduce((a, b) => a + b, 0) < 30) {
-    for (const message of await consumer.poll({ timeoutMs: 10_000 })) {
-      // A paused partition hands over nothing more, so each stops at exactly 10.
-      const count = (counts.get(message.partition) ?? 0) + 1;
-      assert.ok(count <= 10, `partition ${message.partition} went on after its pause`);
-      counts.set(message.partition, count);
-      if (count === 10) consumer.pause({ topic, partition: message.partition });
-    }
-  }
-  await consumer.commit();
+  await processor.start();
+  await waitFor(async () => {
+    const rows = await admin.committedOffsets(groupId, [topic]);
+    return rows.length === 3 && rows.every((row) => row.offset === 10);
+  }, "10 per partition committed");
   const group = await admin.describeGroup(groupId);
   assert.equal(group.state, "Stable");
   assert.equal(group.members.length, 1);
   assert.deepEqual(group.members[0].assignment, { [topic]: [0, 1, 2] });
   assert.ok((await admin.listGroups()).includes(groupId));
-  await consumer.close();
+  await processor.stop();
+  assert.deepEqual([...counts.values()], [10, 10, 10]);
 
   const committed = await admin.committedOffsets(groupId, [topic]);
   assert.deepEqual(committed.map((row) => [row.partition, row.offset]), [[0, 10], [1, 10], [
