@@ -83,6 +83,12 @@ export interface ProducerOptions<KC extends CodecSpec = "string", VC extends Cod
   compression?: "none" | "gzip";
   /** How long a send may take, retries included, before it fails, ms. Default: 120 000. */
   deliveryTimeoutMs?: number;
+  /**
+   * Largest record (key, value and headers) accepted, bytes; a larger one fails at once with a
+   * `MESSAGE_TOO_LARGE` {@linkcode ProduceError}, before it can share a request with others.
+   * Default: 1 000 000 (the broker's default `message.max.bytes` is 1 048 588).
+   */
+  maxRecordBytes?: number;
 }
 
 /**
@@ -245,6 +251,7 @@ export function createProducer<KC extends CodecSpec = "string", VC extends Codec
     "deliveryTimeoutMs",
     120_000,
   );
+  const maxRecordBytes = positiveInteger(options.maxRecordBytes, "maxRecordBytes", 1_000_000);
   const compressionOption = options.compression ?? "none";
   if (compressionOption !== "none" && compressionOption !== "gzip") {
     throw new ConfigError(
@@ -408,6 +415,17 @@ export function createProducer<KC extends CodecSpec = "string", VC extends Codec
   const enqueue = async (record: ProducerRecord<K, V>): Promise<RecordMetadata> => {
     if (closed) throw new ProducerClosedError();
     const message = encode(record);
+    // KafkaJS reports only the first partition error of a request, so a record the broker
+    // refuses for its size could fail records of other partitions written in the same
+    // request. Refuse what is certainly too large before it shares a request.
+    const size = recordSize(message);
+    if (size > maxRecordBytes) {
+      throw new ProduceError(
+        record.topic,
+        "MESSAGE_TOO_LARGE",
+        `a record of ${size} bytes for ${record.topic} is larger than maxRecordBytes (${maxRecordBytes})`,
+      );
+    }
     while (queued() >= bufferRecords) {
       await new Promise<void>((resolve) => roomWaiters.push(resolve));
       if (closed) throw new ProducerClosedError();
@@ -500,6 +518,24 @@ export function encodeRecord<K, V>(
   }
   if (record.timestamp !== undefined) message.timestamp = String(record.timestamp);
   return message;
+}
+
+function recordSize(message: KafkaJsMessage): number {
+  const length = (value: Buffer | string | null | undefined) =>
+    value === null || value === undefined
+      ? 0
+      : typeof value === "string"
+      ? value.length * 3
+      : value.length;
+  let size = length(message.key as Buffer | string | null) +
+    length(message.value as Buffer | string | null);
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    size += name.length;
+    for (const item of Array.isArray(value) ? value : [value]) {
+      size += length(item as Buffer | string);
+    }
+  }
+  return size;
 }
 
 function guardCodec<T>(build: () => T, option: string): T {

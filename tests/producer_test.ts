@@ -109,3 +109,19 @@ Deno.test("producer: a record larger than the topic accepts fails clearly; its n
     await producer.close();
   }
 });
+
+Deno.test("producer: a record over maxRecordBytes fails at once, before any connection", async () => {
+  const producer = createProducer({
+    brokers: "127.0.0.1:1",
+    valueCodec: "string",
+    maxRecordBytes: 100,
+  });
+  const error = await producer.send({ topic: "t", value: "x".repeat(200) }).then(
+    () => assert.fail("sent"),
+    (error) => error,
+  );
+  assert.ok(error instanceof ProduceError, String(error));
+  assert.equal(error.code, "MESSAGE_TOO_LARGE");
+  assert.match(error.message, /larger than maxRecordBytes \(100\)/);
+  await producer.close();
+});
