@@ -4,7 +4,7 @@
  * @module
  */
 
-import { LocalKafkaError } from "./errors.ts";
+import { LocalKafkaError, type LocalKafkaErrorCode } from "./errors.ts";
 
 /** The Kafka release the local broker runs: the 3.9 line keeps every protocol KafkaJS uses. */
 export const DEFAULT_KAFKA_VERSION = "3.9.1";
@@ -70,6 +70,43 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * Runs a tool to completion; a missing tool or a failure becomes a {@linkcode LocalKafkaError}
+ * with the given codes and messages (and the tail of the tool's output on failure).
+ *
+ * @example
+ * ```ts ignore
+ * await runTool("java", ["-version"], { code: "java-missing", message: "install Java" }, {
+ *   code: "format-failed",
+ *   message: "java failed",
+ * });
+ * ```
+ */
+export async function runTool(
+  program: string,
+  args: string[],
+  missing: { code: LocalKafkaErrorCode; message: string },
+  failed: { code: LocalKafkaErrorCode; message: string },
+): Promise<void> {
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command(program, { args, stdout: "piped", stderr: "piped" }).output();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new LocalKafkaError(missing.code, missing.message);
+    }
+    throw error;
+  }
+  if (!output.success) {
+    const decoder = new TextDecoder();
+    throw new LocalKafkaError(
+      failed.code,
+      `${failed.message} (exit code ${output.code})`,
+      tail(decoder.decode(output.stdout) + decoder.decode(output.stderr)),
+    );
+  }
+}
+
 /** The last `lines` lines of `text`. */
 export function tail(text: string, lines = 30): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
@@ -102,41 +139,30 @@ export async function ensureKafkaJars(options: KafkaJarsOptions = {}): Promise<s
   const work = await Deno.makeTempDir({ dir: home, prefix: "download-" });
   try {
     await Deno.writeTextFile(`${work}/pom.xml`, pom(version));
-    let output: Deno.CommandOutput;
-    try {
-      output = await new Deno.Command("mvn", {
-        args: [
-          "-q",
-          "-B",
-          "-f",
-          `${work}/pom.xml`,
-          "dependency:copy-dependencies",
-          `-DoutputDirectory=${work}/lib`,
-          "-DincludeScope=runtime",
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) {
-        throw new LocalKafkaError(
-          "maven-missing",
+    await runTool(
+      "mvn",
+      [
+        "-q",
+        "-B",
+        "-f",
+        `${work}/pom.xml`,
+        "dependency:copy-dependencies",
+        `-DoutputDirectory=${work}/lib`,
+        "-DincludeScope=runtime",
+      ],
+      {
+        code: "maven-missing",
+        message:
           "Maven (mvn) was not found on PATH. The local Kafka broker fetches its jars from " +
-            "Maven Central once; install Maven 3.8+ (e.g. `apt-get install maven`) or set " +
-            "KAFKA_BROKERS to use a running broker.",
-        );
-      }
-      throw error;
-    }
-    if (!output.success) {
-      const decoder = new TextDecoder();
-      throw new LocalKafkaError(
-        "download-failed",
-        `Maven could not fetch Kafka ${version} from Maven Central (exit code ${output.code}). ` +
-          "Check the network and Maven's settings, or set KAFKA_BROKERS to use a running broker.",
-        tail(decoder.decode(output.stdout) + decoder.decode(output.stderr)),
-      );
-    }
+          "Maven Central once; install Maven 3.8+ (e.g. `apt-get install maven`) or set " +
+          "KAFKA_BROKERS to use a running broker.",
+      },
+      {
+        code: "download-failed",
+        message: `Maven could not fetch Kafka ${version} from Maven Central. Check the network ` +
+          "and Maven's settings, or set KAFKA_BROKERS to use a running broker",
+      },
+    );
     try {
       await Deno.rename(`${work}/lib`, lib);
     } catch (error) {

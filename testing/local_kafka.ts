@@ -7,7 +7,7 @@
 
 import { Kafka, logLevel } from "kafkajs";
 import { LocalKafkaError } from "./errors.ts";
-import { ensureKafkaJars, type KafkaJarsOptions, tail } from "./kafka_jars.ts";
+import { ensureKafkaJars, type KafkaJarsOptions, runTool, tail } from "./kafka_jars.ts";
 
 /** Options of {@linkcode startLocalKafka}. Every field is optional. */
 export interface LocalKafkaOptions extends KafkaJarsOptions {
@@ -357,40 +357,26 @@ export async function startLocalKafka(options: LocalKafkaOptions = {}): Promise<
 }
 
 async function format(classpath: string, propertiesFile: string): Promise<void> {
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command("java", {
-      args: [
-        "-Xmx256m",
-        "-cp",
-        classpath,
-        "kafka.tools.StorageTool",
-        "format",
-        "-t",
-        clusterId(),
-        "-c",
-        propertiesFile,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new LocalKafkaError(
-        "java-missing",
+  await runTool(
+    "java",
+    [
+      "-Xmx256m",
+      "-cp",
+      classpath,
+      "kafka.tools.StorageTool",
+      "format",
+      "-t",
+      clusterId(),
+      "-c",
+      propertiesFile,
+    ],
+    {
+      code: "java-missing",
+      message:
         "Java was not found on PATH. The local Kafka broker runs on the JVM; install Java 17+ " +
-          "(e.g. `apt-get install openjdk-17-jre-headless`) or set KAFKA_BROKERS to use a " +
-          "running broker.",
-      );
-    }
-    throw error;
-  }
-  if (!output.success) {
-    const decoder = new TextDecoder();
-    throw new LocalKafkaError(
-      "format-failed",
-      `Kafka's storage tool could not format the data folder (exit code ${output.code}).`,
-      tail(decoder.decode(output.stdout) + decoder.decode(output.stderr)),
-    );
-  }
+        "(e.g. `apt-get install openjdk-17-jre-headless`) or set KAFKA_BROKERS to use a " +
+        "running broker.",
+    },
+    { code: "format-failed", message: "Kafka's storage tool could not format the data folder" },
+  );
 }

@@ -105,3 +105,26 @@ Deno.test("a broker that cannot start (port taken) fails clearly and leaves noth
     squatter.close();
   }
 });
+
+Deno.test("without Java on PATH the harness says so clearly", async () => {
+  const script = `
+    import { startLocalKafka } from "./testing/mod.ts";
+    try {
+      await startLocalKafka();
+      console.log("started");
+    } catch (error) {
+      console.log(error.code + ": " + error.message);
+    }`;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    env: { PATH: "/nonexistent" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(output.stdout);
+  // With the jars cached, Java is the first tool needed; on a machine without them, Maven is.
+  assert.match(
+    text,
+    /^(java-missing: Java was not found on PATH|maven-missing: Maven \(mvn\) was not found on PATH)/,
+  );
+});
