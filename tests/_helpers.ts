@@ -169,3 +169,55 @@ export async function readCommittedValues(topic: string, timeoutMs = 10_000): Pr
   }).output();
   return new TextDecoder().decode(output.stdout).split("\n").filter((line) => line !== "");
 }
+
+/** A record read back by {@linkcode readRecords}, as plain strings. */
+export interface StoredRecord {
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: string | null;
+  headers: Record<string, string>;
+}
+
+/**
+ * Reads the first `expected` records of `topic` back with a plain KafkaJS consumer (a fresh
+ * group, from the beginning); fails after 30 s with how many it got.
+ */
+export async function readRecords(topic: string, expected: number): Promise<StoredRecord[]> {
+  const records: StoredRecord[] = [];
+  const consumer = kafkaClient().consumer({
+    groupId: uniqueName("read-back"),
+    maxWaitTimeInMs: 100,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const all = Promise.withResolvers<void>();
+  await consumer.run({
+    eachMessage: ({ partition, message }) => {
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(message.headers ?? {})) {
+        headers[name] = String(value);
+      }
+      records.push({
+        partition,
+        offset: Number(message.offset),
+        key: message.key?.toString() ?? null,
+        value: message.value?.toString() ?? null,
+        headers,
+      });
+      if (records.length >= expected) all.resolve();
+      return Promise.resolve();
+    },
+  });
+  const timer = setTimeout(
+    () => all.reject(new Error(`read ${records.length} of ${expected} from ${topic}`)),
+    30_000,
+  );
+  try {
+    await all.promise;
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect();
+  }
+  return records;
+}

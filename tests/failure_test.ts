@@ -10,51 +10,12 @@ import {
 import {
   committedOffsets,
   createTopic,
-  kafkaClient,
   produce,
+  readRecords,
   testBrokers,
   uniqueName,
   waitFor,
 } from "./_helpers.ts";
-
-/** Reads `count` records of `topic` back with their headers. */
-async function readRecords(topic: string, count: number) {
-  const records: { key: string | null; value: string | null; headers: Record<string, string> }[] =
-    [];
-  const consumer = kafkaClient().consumer({
-    groupId: uniqueName("dlq-reader"),
-    maxWaitTimeInMs: 100,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const all = Promise.withResolvers<void>();
-  await consumer.run({
-    eachMessage: ({ message }) => {
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(message.headers ?? {})) {
-        headers[name] = String(value);
-      }
-      records.push({
-        key: message.key?.toString() ?? null,
-        value: message.value?.toString() ?? null,
-        headers,
-      });
-      if (records.length >= count) all.resolve();
-      return Promise.resolve();
-    },
-  });
-  const timer = setTimeout(
-    () => all.reject(new Error(`read ${records.length} of ${count} from ${topic}`)),
-    30_000,
-  );
-  try {
-    await all.promise;
-  } finally {
-    clearTimeout(timer);
-    await consumer.disconnect();
-  }
-  return records;
-}
 
 const fast = { initialMs: 5, maxMs: 20 };
 

@@ -1,38 +1,14 @@
 import assert from "node:assert/strict";
 import { createProducer, json, ProduceError, ProducerClosedError } from "../mod.ts";
-import { createTopic, kafkaClient, testBrokers, uniqueName } from "./_helpers.ts";
+import { createTopic, readRecords, testBrokers, uniqueName } from "./_helpers.ts";
 
 /** Reads every record of `topic` back: "partition:offset" -> { key, value }. */
 async function readBack(topic: string, expected: number) {
-  const records = new Map<string, { key: string | null; value: string | null }>();
-  const consumer = kafkaClient().consumer({
-    groupId: uniqueName("read-back"),
-    maxWaitTimeInMs: 100,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const all = Promise.withResolvers<void>();
-  await consumer.run({
-    eachMessage: ({ partition, message }) => {
-      records.set(`${partition}:${message.offset}`, {
-        key: message.key?.toString() ?? null,
-        value: message.value?.toString() ?? null,
-      });
-      if (records.size >= expected) all.resolve();
-      return Promise.resolve();
-    },
-  });
-  const timer = setTimeout(
-    () => all.reject(new Error(`read ${records.size} of ${expected}`)),
-    30_000,
+  return new Map(
+    (await readRecords(topic, expected)).map((
+      record,
+    ) => [`${record.partition}:${record.offset}`, record]),
   );
-  try {
-    await all.promise;
-  } finally {
-    clearTimeout(timer);
-    await consumer.disconnect();
-  }
-  return records;
 }
 
 Deno.test("producer: 10,000 records from 50 concurrent tasks, each found once at its reported offset", async () => {
