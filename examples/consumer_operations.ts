@@ -47,7 +47,7 @@ await withKafka(async (brokers) => {
     fromBeginning: true,
     valueCodec: "string",
   });
-  const firstBatch = await consumer.poll({ timeoutMs: 10_000 });
+  const firstBatch = await consumer.poll({ timeoutMs: 10_000, maxMessages: 4 });
   console.log(
     "assignment:",
     consumer.assignment().map((tp) => `${tp.topic}[${tp.partition}]`).join(", "),

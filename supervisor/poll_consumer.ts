@@ -132,8 +132,8 @@ export function createConsumer<KC extends CodecSpec = "string", VC extends Codec
     for (const entry of waiting.splice(0)) entry.abandon(new Abandoned());
   };
   processor.on("rebalancing", abandonWaiting);
-  // A message from before a seek must not be handed out after it (its actor is stopping).
-  processor.on("partition-seeked", ({ topic, partition }) => {
+  /** Sends a partition's waiting messages back to their actor (which keeps them). */
+  const abandonPartition = ({ topic, partition }: TopicPartition) => {
     const others: Waiting<K, V>[] = [];
     for (const entry of waiting.splice(0)) {
       if (entry.message.topic === topic && entry.message.partition === partition) {
@@ -143,6 +143,12 @@ export function createConsumer<KC extends CodecSpec = "string", VC extends Codec
       }
     }
     waiting.push(...others);
+  };
+  // A message from before a seek must not be handed out after it (its actor is stopping),
+  // nor one of a paused partition (as with kafka-python, a paused partition yields nothing).
+  processor.on("partition-seeked", abandonPartition);
+  processor.on("partition-paused", (event) => {
+    if (event.reason === "user") abandonPartition(event);
   });
   // On close, the message in your hands is not finished either: it stays uncommitted.
   processor.on("stopping", () => {
