@@ -107,6 +107,10 @@ interface RunRecord {
   rep: number;
   code: number;
   peakRssMb: number | undefined;
+  /** CPU time of the whole process (start-up included), ms. */
+  cpuMs?: number;
+  /** Messages it handled, when known: CPU per message is a figure the machine's load moves less. */
+  messages?: number;
   result: Record<string, unknown> | undefined;
   error?: string;
 }
@@ -176,14 +180,23 @@ async function measured(
   program: string,
   args: string[],
   timeoutMs: number,
-  onMessage?: (message: { type: string }) => void,
+  options: { onMessage?: (message: { type: string }) => void; messages?: number } = {},
 ): Promise<ProcessRun> {
   const run = await runProcess(program, args, {
     timeoutMs,
-    onMessage,
+    onMessage: options.onMessage,
     logFile: `${LOGS}/${row}.log`,
   });
-  runs.push({ row, rep, code: run.code, peakRssMb: run.peakRssMb, result: run.result });
+  const handled = Number(run.result?.handled);
+  runs.push({
+    row,
+    rep,
+    code: run.code,
+    peakRssMb: run.peakRssMb,
+    cpuMs: run.cpuMs,
+    messages: handled > 0 ? handled : options.messages,
+    result: run.result,
+  });
   const problem = run.killed
     ? `killed after ${timeoutMs / 1000} s`
     : run.result?.timedOut
@@ -374,22 +387,29 @@ async function noop(ctx: Context, sizes: Sizes, main: string): Promise<void> {
   const n = sizes.noopMessages;
   for (let rep = 1; rep <= sizes.reps; rep++) {
     await attempt("noop.kafka_java", rep, async () => {
-      const run = await measured("noop.kafka_java", rep, "java", [
-        "-Xmx512m",
-        "-cp",
-        `${ctx.kafkaLib}/*`,
-        "org.apache.kafka.tools.ConsumerPerformance",
-        "--bootstrap-server",
-        ctx.brokers,
-        "--topic",
-        main,
-        "--group",
-        unique(`noop-java-${rep}`, ctx),
-        "--messages",
-        String(n),
-        "--timeout",
-        "60000",
-      ], 180_000);
+      const run = await measured(
+        "noop.kafka_java",
+        rep,
+        "java",
+        [
+          "-Xmx512m",
+          "-cp",
+          `${ctx.kafkaLib}/*`,
+          "org.apache.kafka.tools.ConsumerPerformance",
+          "--bootstrap-server",
+          ctx.brokers,
+          "--topic",
+          main,
+          "--group",
+          unique(`noop-java-${rep}`, ctx),
+          "--messages",
+          String(n),
+          "--timeout",
+          "60000",
+        ],
+        180_000,
+        { messages: n },
+      );
       // fetch.nMsg.sec divides by the fetch time, which excludes the group join
       // (rebalance.time.ms): the same phase the other peers time.
       const header = run.lines.findIndex((line) => line.includes("fetch.nMsg.sec"));
@@ -618,7 +638,7 @@ async function latency(ctx: Context, sizes: Sizes): Promise<void> {
         cProgram,
         cArgs,
         sizes.latencyDurationMs + 90_000,
-        (message) => message.type === "joined" && joined.resolve(),
+        { onMessage: (message) => message.type === "joined" && joined.resolve() },
       );
       consumer.catch(() => {});
       await Promise.race([joined.promise, consumer]);
@@ -645,6 +665,11 @@ async function latency(ctx: Context, sizes: Sizes): Promise<void> {
       const result = (await consumer).result!;
       figures.add("latency.p50_ms", Number(result.p50Ms));
       figures.add("latency.p99_ms", Number(result.p99Ms));
+      log(
+        `latency #${rep}: end-to-end p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms; of which ` +
+          `the producer's send-to-ack p50 ${producer.result?.ackP50Ms} ms, ` +
+          `p99 ${producer.result?.ackP99Ms} ms`,
+      );
     });
   }
 }
@@ -662,7 +687,9 @@ async function producer(ctx: Context, sizes: Sizes): Promise<void> {
         "batch.size": 131072,
         "linger.ms": 5,
       });
-      const run = await measured("producer.kafka_java", rep, program, args, 180_000);
+      const run = await measured("producer.kafka_java", rep, program, args, 180_000, {
+        messages: n,
+      });
       figures.add("producer.kafka_java", producerPerformanceRate(run));
     });
     for (const client of ["kafkajs", "troupe"] as const) {
@@ -740,6 +767,39 @@ function results(quick: boolean): Results {
       troupe: round(figures.median("producer.troupe")),
     },
   };
+}
+
+/**
+ * Per row: the medians of each process's peak RSS and of its CPU time per 1,000 messages.
+ * Not part of results.json; printed because on a shared machine CPU per message moves less
+ * with the load than msgs/s does.
+ */
+function details(): string {
+  const rows = new Map<string, RunRecord[]>();
+  for (const run of runs) {
+    if (run.error) continue;
+    let list = rows.get(run.row);
+    if (!list) rows.set(run.row, list = []);
+    list.push(run);
+  }
+  const lines = [
+    "| process | runs | peak RSS (MB) | CPU ms per 1,000 messages (start-up included) |",
+    "| --- | ---: | ---: | ---: |",
+  ];
+  for (const [row, list] of rows) {
+    const rss = median(list.flatMap((run) => run.peakRssMb === undefined ? [] : [run.peakRssMb]));
+    const cpu = median(
+      list.flatMap((run) =>
+        run.cpuMs !== undefined && run.messages ? [(run.cpuMs / run.messages) * 1000] : []
+      ),
+    );
+    lines.push(
+      `| ${row} | ${list.length} | ${rss === null ? "-" : rss.toFixed(0)} | ${
+        cpu === null ? "-" : cpu.toFixed(1)
+      } |`,
+    );
+  }
+  return lines.join("\n");
 }
 
 async function main(): Promise<number> {
@@ -851,12 +911,14 @@ async function main(): Promise<number> {
   }
 
   await Deno.writeTextFile(`${BENCH}/results.json`, JSON.stringify(output, null, 2) + "\n");
-  await Deno.writeTextFile(`${BENCH}/results.svg`, svgChart(output, machine));
+  await Deno.writeTextFile(`${BENCH}/results.svg`, svgChart(output, machine, sizes.reps));
   await Deno.writeTextFile(
     `${BUILD}/runs.json`,
     JSON.stringify({ machine, sizes, runs, failures }, null, 2) + "\n",
   );
-  console.log(markdown(output, machine));
+  console.log(markdown(output, machine, sizes.reps));
+  console.log();
+  console.log(details());
   const seconds = (performance.now() - started) / 1000;
   log(
     `wrote bench/results.json and bench/results.svg in ${seconds.toFixed(0)} s ` +

@@ -19,6 +19,8 @@ export interface ProcessRun {
   result: Record<string, unknown> | undefined;
   /** Peak RSS in MiB: read when the result arrived, else the highest polled value. */
   peakRssMb: number | undefined;
+  /** CPU time (user + system) in ms: read when the result arrived, else the last polled. */
+  cpuMs: number | undefined;
   /** The last lines it printed on stderr, for error reports. */
   stderrTail: string;
 }
@@ -55,6 +57,19 @@ export function peakRssMb(pid: number): number | undefined {
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
     const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
     return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time (user + system) the process used so far, in ms, or undefined once it is gone. */
+export function cpuMs(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
   } catch {
     return undefined;
   }
@@ -108,9 +123,11 @@ export async function runProcess(
   const closeStdin = () => stdin.close().catch(() => {});
 
   let polledPeak: number | undefined;
+  let polledCpu: number | undefined;
   const poll = setInterval(() => {
     const rss = peakRssMb(pid);
     if (rss !== undefined) polledPeak = Math.max(polledPeak ?? 0, rss);
+    polledCpu = cpuMs(pid) ?? polledCpu;
   }, 100);
 
   let killed = false;
@@ -130,6 +147,7 @@ export async function runProcess(
     messages: [],
     result: undefined,
     peakRssMb: undefined,
+    cpuMs: undefined,
     stderrTail: "",
   };
 
@@ -142,6 +160,7 @@ export async function runProcess(
       if (message.type === "result") {
         run.result = message;
         run.peakRssMb = peakRssMb(pid) ?? polledPeak;
+        run.cpuMs = cpuMs(pid) ?? polledCpu;
         void closeStdin();
       }
       options.onMessage?.(message);
@@ -175,5 +194,6 @@ export async function runProcess(
   run.code = status.signal ? 128 + (status.signal === "SIGKILL" ? 9 : 15) : status.code;
   run.killed = killed;
   run.peakRssMb ??= polledPeak;
+  run.cpuMs ??= polledCpu;
   return run;
 }

@@ -88,7 +88,7 @@ function figure(value: number | null, digits = 0): string {
 }
 
 /** The markdown table printed at the end of a run. */
-export function markdown(r: Results, machine: string): string {
+export function markdown(r: Results, machine: string, reps: number): string {
   const io = r.io_bound;
   const rows: [string, string, string][] = [
     ["noop", "Kafka Java ConsumerPerformance (msgs/s)", figure(r.noop.kafka_java)],
@@ -132,7 +132,9 @@ export function markdown(r: Results, machine: string): string {
   ];
   const out = [
     `Machine: ${machine}; Kafka ${r.kafka_version}, Deno ${r.deno_version}, ` +
-    `${r.quick ? "quick run (1 repetition)" : "full run (median of 3)"}; ` +
+    `${r.quick ? "quick run" : "full run"} (${
+      reps === 1 ? "1 repetition" : `median of ${reps}`
+    }); ` +
     `I/O-bound handlers wait ${r.io_bound.delay_ms} ms per message.`,
     "",
     "| section | measurement | result |",
@@ -153,6 +155,8 @@ interface Bar {
   value: number | null;
   troupe: boolean;
   note?: string;
+  /** What a null value means for this row. Default: not measured in this run. */
+  missing?: string;
 }
 
 interface Panel {
@@ -170,7 +174,7 @@ const escape = (text: string) =>
  * (the sections' figures differ by orders of magnitude), troupe's bars highlighted, and
  * rows not built yet named as such rather than drawn as zero.
  */
-export function svgChart(r: Results, machine: string): string {
+export function svgChart(r: Results, machine: string, reps: number): string {
   const io = r.io_bound;
   const panels: Panel[] = [
     {
@@ -192,7 +196,12 @@ export function svgChart(r: Results, machine: string): string {
           troupe: false,
         },
         { label: "troupe (partition mode)", value: io.troupe_partition, troupe: true },
-        { label: "troupe (key mode, 64 per partition)", value: io.troupe_key, troupe: true },
+        {
+          label: "troupe (key mode, 64 per partition)",
+          value: io.troupe_key,
+          troupe: true,
+          missing: "key mode not built yet (null)",
+        },
         { label: "Parallel Consumer (KEY, 768)", value: io.parallel_consumer_key, troupe: false },
         {
           label: "Python thread pool (5 workers)",
@@ -248,7 +257,9 @@ export function svgChart(r: Results, machine: string): string {
     `<text x="16" y="${y}" class="sub">${
       escape(
         `${machine}; Kafka ${r.kafka_version}, Deno ${r.deno_version}; ` +
-          (r.quick ? "quick run, 1 repetition" : "median of 3 repetitions"),
+          (reps === 1
+            ? `${r.quick ? "quick run, " : ""}1 repetition`
+            : `median of ${reps} repetitions`),
       )
     }</text>`,
   );
@@ -267,7 +278,9 @@ export function svgChart(r: Results, machine: string): string {
       );
       if (bar.value === null) {
         parts.push(
-          `<text x="${labelWidth}" y="${top + 13}" class="missing">not measured yet (null)</text>`,
+          `<text x="${labelWidth}" y="${top + 13}" class="missing">${
+            escape(bar.missing ?? "not measured in this run (null)")
+          }</text>`,
         );
       } else {
         const w = Math.max(1, (bar.value / max) * barArea);

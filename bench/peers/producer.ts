@@ -115,14 +115,18 @@ async function troupeSteady(rate: number, durationMs: number) {
   const sends: Promise<unknown>[] = [];
   let failed = 0;
   let sent = 0;
+  // Send-to-acknowledgement times: how much of the end-to-end latency is the producer's.
+  const acks: number[] = [];
   const started = performance.now();
   // Catch up to the schedule every 10 ms: the rate stays steady even when a tick is late.
   while (sent < total) {
     const due = Math.min(total, Math.floor((performance.now() - started) * rate / 1000));
     for (; sent < due; sent++) {
+      const timestamp = Date.now();
       sends.push(
-        producer.send({ topic, key: keyOf(sent), value, timestamp: Date.now() }).catch(() =>
-          failed++
+        producer.send({ topic, key: keyOf(sent), value, timestamp }).then(
+          () => acks.push(Date.now() - timestamp),
+          () => failed++,
         ),
       );
     }
@@ -131,7 +135,9 @@ async function troupeSteady(rate: number, durationMs: number) {
   await Promise.all(sends);
   const elapsedMs = performance.now() - started;
   await producer.close();
-  return { handled: total - failed, failed, elapsedMs };
+  acks.sort((a, b) => a - b);
+  const at = (q: number) => acks[Math.min(acks.length - 1, Math.floor(q * acks.length))];
+  return { handled: total - failed, failed, elapsedMs, ackP50Ms: at(0.5), ackP99Ms: at(0.99) };
 }
 
 let result: Record<string, unknown>;
