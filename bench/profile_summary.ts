@@ -38,6 +38,7 @@ function summarise(profile: Profile, top: number): string {
     for (const child of node.children ?? []) parent.set(child, node.id);
   }
   const self = new Map<string, number>();
+  const selfFile = new Map<string, number>();
   const inclusiveFile = new Map<string, number>();
   let total = 0;
   for (let i = 0; i < profile.samples.length; i++) {
@@ -50,6 +51,8 @@ function summarise(profile: Profile, top: number): string {
       frame.lineNumber + 1
     }`;
     self.set(name, (self.get(name) ?? 0) + dt);
+    const file = shortUrl(frame.url);
+    selfFile.set(file, (selfFile.get(file) ?? 0) + dt);
     // Each file on the stack counts once per sample.
     const files = new Set<string>();
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
@@ -62,6 +65,10 @@ function summarise(profile: Profile, top: number): string {
   const lines = [`total ${(total / 1000).toFixed(0)} ms sampled`, "", "self time by function:"];
   for (const [name, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     lines.push(`  ${pct(us)}  ${name}`);
+  }
+  lines.push("", "self time by file:");
+  for (const [file, us] of [...selfFile].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    lines.push(`  ${pct(us)}  ${(us / 1000).toFixed(0).padStart(6)} ms  ${file}`);
   }
   lines.push("", "inclusive time by file:");
   for (const [file, us] of [...inclusiveFile].sort((a, b) => b[1] - a[1]).slice(0, top)) {
