@@ -14,7 +14,8 @@
  *   a latency pattern, not a throughput one.)
  * - `--client troupe --rate R --duration-ms D`: the latency run's load: R records per second,
  *   paced every 10 ms, for D ms, each record stamped with the time of its `send` call so that
- *   the latency measured includes the producer's linger.
+ *   the latency measured includes the producer's linger. Reports the send-to-acknowledgement
+ *   percentiles of the records sent after `--warmup-ms`.
  *
  * Throughput is timed from the first send to the last acknowledgement; connecting is not
  * counted.
@@ -47,6 +48,7 @@ const args = flags([
   "duration-ms",
   "record-size",
   "keys",
+  "warmup-ms",
 ]);
 const brokers = stringFlag(args, "brokers");
 const topic = stringFlag(args, "topic");
@@ -108,7 +110,7 @@ async function troupeThroughput(messages: number, tasks: number, chunk: number) 
   return { handled: messages, elapsedMs };
 }
 
-async function troupeSteady(rate: number, durationMs: number) {
+async function troupeSteady(rate: number, durationMs: number, warmupMs: number) {
   const producer = createProducer({ brokers, clientId: "bench-troupe-load" });
   await producer.connect();
   const total = Math.round(rate * durationMs / 1000);
@@ -123,9 +125,10 @@ async function troupeSteady(rate: number, durationMs: number) {
     const due = Math.min(total, Math.floor((performance.now() - started) * rate / 1000));
     for (; sent < due; sent++) {
       const timestamp = Date.now();
+      const warm = performance.now() - started >= warmupMs;
       sends.push(
         producer.send({ topic, key: keyOf(sent), value, timestamp }).then(
-          () => acks.push(Date.now() - timestamp),
+          () => warm && acks.push(Date.now() - timestamp),
           () => failed++,
         ),
       );
@@ -143,7 +146,11 @@ async function troupeSteady(rate: number, durationMs: number) {
 let result: Record<string, unknown>;
 if (args.rate !== undefined) {
   if (client !== "troupe") throw new Error("--rate is for --client troupe");
-  result = await troupeSteady(numberFlag(args, "rate"), numberFlag(args, "duration-ms"));
+  result = await troupeSteady(
+    numberFlag(args, "rate"),
+    numberFlag(args, "duration-ms"),
+    numberFlag(args, "warmup-ms", 0),
+  );
 } else {
   const messages = numberFlag(args, "messages");
   if (client === "kafkajs") {
