@@ -4,6 +4,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { type Backoff, backoffDelay, sleep } from "./backoff.ts";
 import type { Mailbox } from "./mailbox.ts";
 
@@ -63,7 +64,9 @@ export interface ActorOptions<M> {
   yieldEvery?: number;
 }
 
-const immediate = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+// setImmediate, not setTimeout(0): Deno clamps nested zero-delay timers to 4 ms, as browsers
+// do, which held a busy actor to 256 messages per ~4 ms (bench: troupe no-op throughput).
+const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === "object" &&

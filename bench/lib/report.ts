@@ -1,0 +1,317 @@
+/**
+ * The benchmark's outputs: the `bench/results.json` shape, the markdown table printed at the
+ * end of a run, and the SVG bar chart the README shows.
+ *
+ * @module
+ */
+
+/** `bench/results.json`: msgs/s unless named otherwise; `null` where a row is not built yet. */
+export interface Results {
+  kafka_version: string;
+  deno_version: string;
+  cpus: number;
+  quick: boolean;
+  noop: {
+    kafka_java: number | null;
+    kafkajs_eachbatch: number | null;
+    troupe_partition: number | null;
+    overhead_ratio: number | null;
+  };
+  io_bound: {
+    delay_ms: number;
+    kafkajs_concurrent: number | null;
+    troupe_partition: number | null;
+    troupe_key: number | null;
+    parallel_consumer_key: number | null;
+    python_threadpool: number | null;
+    python_threadpool_lost: number | null;
+    troupe_lost: number | null;
+  };
+  memory: { rss_mb_200k: number | null; rss_mb_1m: number | null };
+  latency: { rate: number; p50_ms: number | null; p99_ms: number | null };
+  producer: {
+    kafka_java: number | null;
+    kafkajs_sendbatch: number | null;
+    troupe: number | null;
+  };
+}
+
+/** One target of the issue, checked against the figures. */
+export interface Target {
+  /** What it says, e.g. "overhead_ratio >= 0.90". */
+  text: string;
+  /** True met, false missed, null when a figure it needs is missing. */
+  met: boolean | null;
+}
+
+const ge = (a: number | null, b: number | null, factor = 1): boolean | null =>
+  a === null || b === null ? null : a >= factor * b;
+const le = (a: number | null, b: number | null, factor = 1): boolean | null =>
+  a === null || b === null ? null : a <= factor * b;
+
+/** The issue's targets, evaluated. */
+export function targets(r: Results): Target[] {
+  const io = r.io_bound;
+  return [
+    { text: "noop.overhead_ratio >= 0.90", met: ge(r.noop.overhead_ratio, 0.9) },
+    {
+      text: "io_bound.troupe_key >= parallel_consumer_key",
+      met: ge(io.troupe_key, io.parallel_consumer_key),
+    },
+    {
+      text: "io_bound.troupe_key >= 20 x python_threadpool",
+      met: ge(io.troupe_key, io.python_threadpool, 20),
+    },
+    {
+      text: "io_bound.troupe_lost = 0",
+      met: io.troupe_lost === null ? null : io.troupe_lost === 0,
+    },
+    {
+      text: "memory.rss_mb_1m <= 1.2 x rss_mb_200k",
+      met: le(r.memory.rss_mb_1m, r.memory.rss_mb_200k, 1.2),
+    },
+    { text: "memory.rss_mb_1m <= 250", met: le(r.memory.rss_mb_1m, 250) },
+    { text: "latency.p99_ms <= 50", met: le(r.latency.p99_ms, 50) },
+    {
+      text: "producer.troupe >= 0.9 x kafkajs_sendbatch",
+      met: ge(r.producer.troupe, r.producer.kafkajs_sendbatch, 0.9),
+    },
+  ];
+}
+
+function figure(value: number | null, digits = 0): string {
+  if (value === null) return "null";
+  return value.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+/** The markdown table printed at the end of a run. */
+export function markdown(r: Results, machine: string, reps: number): string {
+  const io = r.io_bound;
+  const rows: [string, string, string][] = [
+    ["noop", "Kafka Java ConsumerPerformance (msgs/s)", figure(r.noop.kafka_java)],
+    ["noop", "raw KafkaJS eachBatch (msgs/s)", figure(r.noop.kafkajs_eachbatch)],
+    ["noop", "troupe, partition mode (msgs/s)", figure(r.noop.troupe_partition)],
+    ["noop", "overhead_ratio (troupe / KafkaJS)", figure(r.noop.overhead_ratio, 2)],
+    [
+      "io_bound",
+      `raw KafkaJS eachMessage, 12 partitions concurrently (msgs/s)`,
+      figure(io.kafkajs_concurrent),
+    ],
+    ["io_bound", "troupe, partition mode (msgs/s)", figure(io.troupe_partition)],
+    ["io_bound", "troupe, key mode, concurrency 64 per partition (msgs/s)", figure(io.troupe_key)],
+    [
+      "io_bound",
+      "Confluent Parallel Consumer, KEY, 768 concurrent (msgs/s)",
+      figure(io.parallel_consumer_key),
+    ],
+    [
+      "io_bound",
+      "Python tutorial thread pool, 5 workers (processed msgs/s)",
+      figure(io.python_threadpool),
+    ],
+    ["io_bound", "Python tutorial thread pool: messages lost", figure(io.python_threadpool_lost)],
+    ["io_bound", "troupe: messages lost", figure(io.troupe_lost)],
+    ["memory", "troupe peak RSS, 200,000-message backlog (MB)", figure(r.memory.rss_mb_200k, 1)],
+    ["memory", "troupe peak RSS, 1,000,000-message backlog (MB)", figure(r.memory.rss_mb_1m, 1)],
+    [
+      "latency",
+      `troupe end-to-end p50 at ${figure(r.latency.rate)} msgs/s (ms)`,
+      figure(r.latency.p50_ms, 1),
+    ],
+    [
+      "latency",
+      `troupe end-to-end p99 at ${figure(r.latency.rate)} msgs/s (ms)`,
+      figure(r.latency.p99_ms, 1),
+    ],
+    ["producer", "Kafka Java ProducerPerformance (msgs/s)", figure(r.producer.kafka_java)],
+    ["producer", "raw KafkaJS sendBatch (msgs/s)", figure(r.producer.kafkajs_sendbatch)],
+    ["producer", "troupe createProducer, 50 tasks (msgs/s)", figure(r.producer.troupe)],
+  ];
+  const out = [
+    `Machine: ${machine}; Kafka ${r.kafka_version}, Deno ${r.deno_version}, ` +
+    `${r.quick ? "quick run" : "full run"} (${
+      reps === 1 ? "1 repetition" : `median of ${reps}`
+    }); ` +
+    `I/O-bound handlers wait ${r.io_bound.delay_ms} ms per message.`,
+    "",
+    "| section | measurement | result |",
+    "| --- | --- | ---: |",
+    ...rows.map(([section, what, value]) => `| ${section} | ${what} | ${value} |`),
+    "",
+    "| target | met |",
+    "| --- | --- |",
+    ...targets(r).map((t) =>
+      `| ${t.text} | ${t.met === null ? "n/a (a figure is null)" : t.met ? "yes" : "**no**"} |`
+    ),
+  ];
+  return out.join("\n");
+}
+
+interface Bar {
+  label: string;
+  value: number | null;
+  troupe: boolean;
+  note?: string;
+  /** What a null value means for this row. Default: not measured in this run. */
+  missing?: string;
+}
+
+interface Panel {
+  title: string;
+  unit: string;
+  bars: Bar[];
+  digits?: number;
+}
+
+const escape = (text: string) =>
+  text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+
+/**
+ * The SVG chart: one panel per section, horizontal bars on each panel's own linear scale
+ * (the sections' figures differ by orders of magnitude), troupe's bars highlighted, and
+ * rows not built yet named as such rather than drawn as zero.
+ */
+export function svgChart(r: Results, machine: string, reps: number): string {
+  const io = r.io_bound;
+  const panels: Panel[] = [
+    {
+      title: "No-op handler: consumer throughput",
+      unit: "msgs/s",
+      bars: [
+        { label: "Kafka Java ConsumerPerformance", value: r.noop.kafka_java, troupe: false },
+        { label: "raw KafkaJS eachBatch", value: r.noop.kafkajs_eachbatch, troupe: false },
+        { label: "troupe (partition mode)", value: r.noop.troupe_partition, troupe: true },
+      ],
+    },
+    {
+      title: `I/O-bound handler (${io.delay_ms} ms per message): throughput`,
+      unit: "msgs/s",
+      bars: [
+        {
+          label: "raw KafkaJS eachMessage (12 concurrent)",
+          value: io.kafkajs_concurrent,
+          troupe: false,
+        },
+        { label: "troupe (partition mode)", value: io.troupe_partition, troupe: true },
+        {
+          label: "troupe (key mode, 64 per partition)",
+          value: io.troupe_key,
+          troupe: true,
+          missing: "key mode not built yet (null)",
+        },
+        { label: "Parallel Consumer (KEY, 768)", value: io.parallel_consumer_key, troupe: false },
+        {
+          label: "Python thread pool (5 workers)",
+          value: io.python_threadpool,
+          troupe: false,
+          note: io.python_threadpool_lost === null
+            ? undefined
+            : `${figure(io.python_threadpool_lost)} lost`,
+        },
+      ],
+    },
+    {
+      title: "Producer throughput (100-byte records, acks all)",
+      unit: "msgs/s",
+      bars: [
+        { label: "Kafka Java ProducerPerformance", value: r.producer.kafka_java, troupe: false },
+        { label: "raw KafkaJS sendBatch", value: r.producer.kafkajs_sendbatch, troupe: false },
+        { label: "troupe createProducer (50 tasks)", value: r.producer.troupe, troupe: true },
+      ],
+    },
+    {
+      title: "troupe peak RSS while draining a backlog (slow handler)",
+      unit: "MB",
+      digits: 1,
+      bars: [
+        { label: "200,000-message backlog", value: r.memory.rss_mb_200k, troupe: true },
+        { label: "1,000,000-message backlog", value: r.memory.rss_mb_1m, troupe: true },
+      ],
+    },
+    {
+      title: `troupe end-to-end latency at ${figure(r.latency.rate)} msgs/s`,
+      unit: "ms",
+      digits: 1,
+      bars: [
+        { label: "p50", value: r.latency.p50_ms, troupe: true },
+        { label: "p99", value: r.latency.p99_ms, troupe: true },
+      ],
+    },
+  ];
+
+  const width = 860;
+  const labelWidth = 300;
+  const barArea = 400;
+  const barHeight = 18;
+  const gap = 6;
+  const parts: string[] = [];
+  let y = 28;
+  parts.push(
+    `<text x="16" y="${y}" class="title">troupe benchmarks</text>`,
+  );
+  y += 20;
+  parts.push(
+    `<text x="16" y="${y}" class="sub">${
+      escape(
+        `${machine}; Kafka ${r.kafka_version}, Deno ${r.deno_version}; ` +
+          (reps === 1
+            ? `${r.quick ? "quick run, " : ""}1 repetition`
+            : `median of ${reps} repetitions`),
+      )
+    }</text>`,
+  );
+  y += 16;
+  for (const panel of panels) {
+    y += 22;
+    parts.push(`<text x="16" y="${y}" class="panel">${escape(panel.title)}</text>`);
+    y += 8;
+    const max = Math.max(1, ...panel.bars.map((bar) => bar.value ?? 0));
+    for (const bar of panel.bars) {
+      const top = y;
+      parts.push(
+        `<text x="${labelWidth - 8}" y="${top + 13}" class="label" text-anchor="end">${
+          escape(bar.label)
+        }</text>`,
+      );
+      if (bar.value === null) {
+        parts.push(
+          `<text x="${labelWidth}" y="${top + 13}" class="missing">${
+            escape(bar.missing ?? "not measured in this run (null)")
+          }</text>`,
+        );
+      } else {
+        const w = Math.max(1, (bar.value / max) * barArea);
+        parts.push(
+          `<rect x="${labelWidth}" y="${top}" width="${
+            w.toFixed(1)
+          }" height="${barHeight}" class="${bar.troupe ? "troupe" : "peer"}"/>`,
+        );
+        const text = `${figure(bar.value, panel.digits ?? 0)} ${panel.unit}` +
+          (bar.note ? ` (${bar.note})` : "");
+        parts.push(
+          `<text x="${labelWidth + w + 6}" y="${top + 13}" class="value">${escape(text)}</text>`,
+        );
+      }
+      y += barHeight + gap;
+    }
+  }
+  y += 12;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="Helvetica, Arial, sans-serif">
+<style>
+.title { font-size: 18px; font-weight: bold; fill: #222; }
+.sub { font-size: 12px; fill: #555; }
+.panel { font-size: 14px; font-weight: bold; fill: #222; }
+.label { font-size: 12px; fill: #333; }
+.value { font-size: 12px; fill: #333; }
+.missing { font-size: 12px; fill: #999; font-style: italic; }
+.troupe { fill: #d9480f; }
+.peer { fill: #868e96; }
+</style>
+<rect width="100%" height="100%" fill="#fff"/>
+${parts.join("\n")}
+</svg>
+`;
+}
