@@ -3,7 +3,7 @@
  *
  * - `--mode noop`: a handler that does nothing (it counts).
  * - `--mode io`: a handler awaiting a `--delay-ms` timer per message; `--ordering partition`
- *   (troupe's model today) or `--ordering key` with `--concurrency` per partition (reports
+ *   or `--ordering key` with `--concurrency` per partition (reports
  *   `unsupported` until the processor accepts those options).
  * - `--mode memory`: the `io` handler with the default mailbox capacity, run for
  *   `--window-ms`; the orchestrator reads the peak RSS.
@@ -60,16 +60,12 @@ const warmupMs = numberFlag(args, "warmup-ms", 0);
 const timeoutMs = numberFlag(args, "timeout-ms", 300_000);
 if (!["noop", "io", "memory", "latency"].includes(mode)) throw new Error(`unknown --mode ${mode}`);
 
-/**
- * The options that select key mode. Key mode (per-key order, `concurrency` messages in
- * flight per partition) is not built yet: this is the one place that names it, so the
- * benchmark row starts measuring as soon as `createProcessor` understands these options.
- */
+/** The options that select key mode: per-key order, `concurrency` messages in flight per partition. */
 const keyModeOptions = { ordering: "key", concurrency } as const;
 
 /**
- * True when the processor really runs in key mode with these options. An option the
- * processor does not know is ignored, not refused, so ask the resolved options instead.
+ * True when the processor really runs in key mode with these options (asked of the resolved
+ * options, so that an older troupe without key mode reports the row as not built).
  */
 function supportsKeyMode(): boolean {
   const resolved = resolveProcessorOptions(
