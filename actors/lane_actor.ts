@@ -98,6 +98,7 @@ export class LaneActor<M> {
   #mailbox: Mailbox<M>;
   #lanes = new Map<unknown, Lane<M>>();
   #ready: Lane<M>[] = [];
+  #readyHead = 0;
   #freeWorkers: number[];
   #buffered = 0;
   #inFlight = 0;
@@ -108,6 +109,7 @@ export class LaneActor<M> {
   #idleWaiters: (() => void)[] = [];
   #interrupt = new AbortController();
   #pumping = false;
+  #repump = false;
 
   /**
    * Creates a stopped actor; call {@linkcode LaneActor.start}.
@@ -146,7 +148,8 @@ export class LaneActor<M> {
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    this.#mailbox.onArrival = () => this.#pump();
+    // Not inline: an arrival comes from the consumer loop, which must never run handlers.
+    this.#mailbox.onArrival = () => queueMicrotask(() => this.#pump());
     this.#pump();
   }
 
@@ -189,6 +192,7 @@ export class LaneActor<M> {
     return this.whenIdle().then(() => {
       this.#lanes.clear();
       this.#ready = [];
+      this.#readyHead = 0;
       this.#buffered = 0;
     });
   }
@@ -206,47 +210,56 @@ export class LaneActor<M> {
 
   /** Takes what it may from the mailbox, then starts what it may. */
   #pump(): void {
-    if (this.#pumping || this.#stopping || this.#held || !this.#started) return;
+    if (this.#stopping || this.#held || !this.#started) return;
+    if (this.#pumping) {
+      // A synchronous handler finished inside this very pump: go round once more, or the
+      // rest of the mailbox would wait for an arrival that may never come.
+      this.#repump = true;
+      return;
+    }
     this.#pumping = true;
     try {
-      const options = this.#options;
-      const mailbox = this.#mailbox;
-      const laneOf = options.laneOf;
-      while (this.#buffered < options.maxBuffered && (options.canTake?.() ?? true)) {
-        const message = mailbox.shift();
-        if (message === undefined) break;
-        if (options.taken(message)) continue;
-        this.#buffered++;
-        const key = laneOf ? laneOf(message) : NO_KEY;
-        let lane = key === NO_KEY ? undefined : this.#lanes.get(key);
-        if (!lane) {
-          lane = {
-            key,
-            queue: [],
-            head: 0,
-            busy: false,
-            crashed: false,
-            queued: false,
-            attempts: 0,
-          };
-          if (key !== NO_KEY) this.#lanes.set(key, lane);
-        }
-        lane.queue.push(message);
-        this.#enqueue(lane);
-      }
-      while (this.#inFlight < options.concurrency && this.#ready.length > 0) {
-        if (options.limiter && !options.limiter.tryAcquire()) {
-          options.limiter.whenAvailable(() => this.#pump());
-          break;
-        }
-        const lane = this.#ready.shift()!;
-        lane.queued = false;
-        this.#inFlight++;
-        lane.busy = true;
-        void this.#run(lane, this.#freeWorkers.pop()!);
-      }
+      do {
+        this.#repump = false;
+        this.#pumpOnce();
+      } while (this.#repump && !this.#stopping && !this.#held);
     } finally {
       this.#pumping = false;
+    }
+  }
+
+  #pumpOnce(): void {
+    const options = this.#options;
+    const mailbox = this.#mailbox;
+    const laneOf = options.laneOf;
+    while (this.#buffered < options.maxBuffered && (options.canTake?.() ?? true)) {
+      const message = mailbox.shift();
+      if (message === undefined) break;
+      if (options.taken(message)) continue;
+      this.#buffered++;
+      const key = laneOf ? laneOf(message) : NO_KEY;
+      let lane = key === NO_KEY ? undefined : this.#lanes.get(key);
+      if (!lane) {
+        lane = { key, queue: [], head: 0, busy: false, crashed: false, queued: false, attempts: 0 };
+        if (key !== NO_KEY) this.#lanes.set(key, lane);
+      }
+      lane.queue.push(message);
+      this.#enqueue(lane);
+    }
+    while (this.#inFlight < options.concurrency && this.#readyHead < this.#ready.length) {
+      if (options.limiter && !options.limiter.tryAcquire()) {
+        options.limiter.whenAvailable(() => this.#pump());
+        break;
+      }
+      const lane = this.#ready[this.#readyHead++];
+      if (this.#readyHead === this.#ready.length) {
+        this.#ready.length = 0;
+        this.#readyHead = 0;
+      }
+      lane.queued = false;
+      this.#inFlight++;
+      lane.busy = true;
+      void this.#run(lane, this.#freeWorkers.pop()!);
     }
   }
 

@@ -48,7 +48,10 @@ export class Limiter {
     return true;
   }
 
-  /** Returns a permit and wakes those waiting for one. */
+  /**
+   * Returns a permit and wakes every waiter: one that finds no permit waits again. (Waking
+   * one alone could strand the permit with an actor that no longer needs it.)
+   */
   release(): void {
     if (this.#inUse > 0) this.#inUse--;
     if (this.#waiting.size === 0) return;

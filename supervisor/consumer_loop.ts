@@ -69,6 +69,8 @@ export class ConsumerLoop<K, V> implements FetchControl {
   /** Set when a batch already held the re-join and committed; KafkaJS's event follows. */
   #drained = false;
   #memberId: string | null = null;
+  /** Seeks not yet seen to take effect, by partition. */
+  #seeks = new Map<string, { topic: string; partition: number; offset: number }>();
   #lastHeartbeat = 0;
   #subscribed: string[] = [];
   #refreshTimer: ReturnType<typeof setInterval> | undefined;
@@ -129,6 +131,11 @@ export class ConsumerLoop<K, V> implements FetchControl {
       this.#drained = false;
       this.#lastHeartbeat = Date.now();
       this.#supervisor?.assign(payload.memberAssignment);
+      for (const { topic, partition, offset } of this.#seeks.values()) {
+        if (payload.memberAssignment[topic]?.includes(partition)) {
+          this.#applySeek(topic, partition, offset);
+        } else this.#seeks.delete(`${topic}\u0000${partition}`);
+      }
       this.#events.joined(payload.memberId, payload.memberAssignment);
       joined.resolve();
     });
@@ -240,8 +247,28 @@ export class ConsumerLoop<K, V> implements FetchControl {
       if (this.#consumer !== consumer) return;
       this.#commit = undefined;
       await consumer.stop();
-      this.#subscribed = topics;
-      await this.#run(consumer, topics);
+      // Stopped now: the consumer must run again, or the processor would sit idle while
+      // looking healthy. Retry until `connectTimeoutMs`, then fail for good.
+      const deadline = Date.now() + this.#options.connectTimeoutMs;
+      for (let delay = 250;; delay = Math.min(delay * 2, 5_000)) {
+        try {
+          await this.#run(consumer, topics);
+          this.#subscribed = topics;
+          return;
+        } catch (error) {
+          if (this.#consumer !== consumer) return;
+          if (Date.now() + delay > deadline) {
+            this.#events.crashed(error, false);
+            return;
+          }
+          log.warn("could not subscribe to {topics}; retrying in {delay} ms: {error}", {
+            topics,
+            delay,
+            error: describeError(error),
+          });
+          await sleep(delay);
+        }
+      }
     } catch (error) {
       log.warn("could not refresh the topic subscription: {error}", {
         error: describeError(error),
@@ -279,7 +306,18 @@ export class ConsumerLoop<K, V> implements FetchControl {
   }
 
   seek(topic: string, partition: number, offset: number): void {
-    this.#consumer?.seek({ topic, partition, offset: String(offset) });
+    // Remembered until a batch of the partition shows it took effect: KafkaJS refuses seeks
+    // while its group is down (a crash, a re-subscription) and forgets them when it restarts.
+    this.#seeks.set(`${topic}\u0000${partition}`, { topic, partition, offset });
+    this.#applySeek(topic, partition, offset);
+  }
+
+  #applySeek(topic: string, partition: number, offset: number): void {
+    try {
+      this.#consumer?.seek({ topic, partition, offset: String(offset) });
+    } catch {
+      // No group right now: applied again after the next join.
+    }
   }
 
   async commit(offsets: CommitOffset[]): Promise<void> {
@@ -316,6 +354,7 @@ export class ConsumerLoop<K, V> implements FetchControl {
     if (this.watched) this.#events.alive();
     if (!payload.isStale()) {
       const { batch } = payload;
+      if (this.#seeks.size > 0) this.#seeks.delete(`${batch.topic}\u0000${batch.partition}`);
       // Reading committed records, troupe filters aborted transactions itself, from the
       // records as the broker sent them (see Supervisor.deliver).
       const unfiltered = this.#options.consumer.readUncommitted
@@ -332,7 +371,9 @@ export class ConsumerLoop<K, V> implements FetchControl {
     try {
       await payload.heartbeat();
     } catch (error) {
-      if (isRebalancing(error) && this.#supervisor) {
+      // Only the first batch drains: KafkaJS goes on with the other batches of this fetch,
+      // each of which heartbeats and fails again.
+      if (isRebalancing(error) && this.#supervisor && !this.#drained) {
         // KafkaJS re-joins only after this batch returns: our one chance to finish the
         // messages in hand and commit while the partitions are still ours.
         const settings = this.#options.consumer;

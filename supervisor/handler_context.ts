@@ -35,7 +35,9 @@ export class MessageContext implements HandlerContext {
   readonly signal: AbortSignal;
   readonly log: HandlerLogger;
   #sender: OutputSender;
+  #deferred: boolean;
   #pending: Promise<unknown>[] | undefined;
+  #held: OutputRecord[] | undefined;
 
   /**
    * Creates a context for one actor slot.
@@ -45,6 +47,8 @@ export class MessageContext implements HandlerContext {
    * @param signal Aborted when the message in hand overstays a shutdown deadline.
    * @param log The handler logger.
    * @param sender Produces outputs; absent for a processor without `output`.
+   * @param deferred Hold what `send` is given until `finish` (exactly once: the outputs of an
+   *   attempt that fails must never reach the transaction).
    */
   constructor(
     topic: string,
@@ -52,21 +56,28 @@ export class MessageContext implements HandlerContext {
     signal: AbortSignal,
     log: HandlerLogger,
     sender: OutputSender = noOutput,
+    deferred = false,
   ) {
     this.topic = topic;
     this.partition = partition;
     this.signal = signal;
     this.log = log;
     this.#sender = sender;
+    this.#deferred = deferred;
   }
 
   /** Prepares for an attempt of a message. */
   begin(attempt: number): void {
     this.attempt = attempt;
     this.#pending = undefined;
+    this.#held = undefined;
   }
 
   send(record: OutputRecord): Promise<void> {
+    if (this.#deferred) {
+      (this.#held ??= []).push(record);
+      return Promise.resolve();
+    }
     const sent = this.#sender([record]);
     (this.#pending ??= []).push(sent);
     // `finish` waits for it and fails the message if it fails; a handler that does not
@@ -78,11 +89,15 @@ export class MessageContext implements HandlerContext {
   /** Produces what the handler returned, and waits for what it sent. */
   async finish(result: HandlerResult): Promise<void> {
     const pending = this.#pending;
+    const held = this.#held;
     this.#pending = undefined;
+    this.#held = undefined;
+    let records: readonly OutputRecord[] = held ?? [];
     if (result !== undefined && result !== null) {
-      const records = (Array.isArray(result) ? result : [result]) as readonly OutputRecord[];
-      if (records.length > 0) await this.#sender(records);
+      const returned = (Array.isArray(result) ? result : [result]) as readonly OutputRecord[];
+      records = held ? [...held, ...returned] : returned;
     }
+    if (records.length > 0) await this.#sender(records);
     if (pending) await Promise.all(pending);
   }
 }

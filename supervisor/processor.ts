@@ -273,11 +273,12 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
   // Exactly once: a transactional producer per input partition, its id derived from it.
   const transactions = (topic: string, partition: number) =>
     new PartitionTransactions({
-      producer: kafka.producer({
-        transactionalId: `${resolved.exactlyOnce!.transactionalIdPrefix}-${topic}-${partition}`,
-        idempotent: true,
-        maxInFlightRequests: 1,
-      }),
+      producer: () =>
+        kafka.producer({
+          transactionalId: `${resolved.exactlyOnce!.transactionalIdPrefix}-${topic}-${partition}`,
+          idempotent: true,
+          maxInFlightRequests: 1,
+        }),
       groupId: resolved.groupId,
       topic,
       partition,
@@ -355,10 +356,21 @@ export function createProcessor<KC extends CodecSpec = "string", VC extends Code
         }
         if (state !== "starting") return; // stopped while starting
         state = "running";
-        commitTimer = setInterval(
-          () => void supervisor.commit("interval"),
-          resolved.commitIntervalMs,
-        );
+        // Heartbeats flow every heartbeatInterval whatever handlers do; their silence is the
+        // quickest sign that Kafka stopped answering (commits only happen when work was done).
+        const silence = Math.max(3 * resolved.consumer.heartbeatInterval, 3_000);
+        watchdog = setInterval(() => {
+          const silent = loop.silentFor();
+          if (silent > silence) {
+            connectionLost(new Error(`no heartbeat acknowledged for ${silent} ms`));
+          }
+        }, 1_000);
+        if (resolved.autoCommit) {
+          commitTimer = setInterval(
+            () => void supervisor.commit("interval"),
+            resolved.commitIntervalMs,
+          );
+        }
       })();
       return starting;
     },

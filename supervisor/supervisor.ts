@@ -55,6 +55,14 @@ export interface CommitOffset extends TopicPartitionOffset {
   readonly metadata: string | null;
 }
 
+/** Sending a message's outputs into its partition's transaction failed: abort and rewind. */
+class TransactionFailure extends Error {
+  constructor(cause: unknown) {
+    super(`the partition's transaction failed: ${describeError(cause)}`, { cause });
+    this.name = "TransactionFailure";
+  }
+}
+
 /** A KafkaJS record with the fields KafkaJS's types leave out. */
 type KafkaMessageWithContext = KafkaMessage & {
   isControlRecord?: boolean;
@@ -239,6 +247,8 @@ export class Supervisor<K, V> {
   #userPaused = new Set<string>();
   #epoch = 0;
   #stopping = false;
+  /** From a rebalance's start to the next assignment: actors started meanwhile are held. */
+  #rebalanceUnderWay = false;
   #commitChain: Promise<void> = Promise.resolve();
   #commitWaiting: Promise<void> | undefined;
   #histogram: Histogram | undefined;
@@ -285,6 +295,7 @@ export class Supervisor<K, V> {
    * forgets them.
    */
   assign(assignment: Readonly<Record<string, readonly number[]>>): void {
+    this.#rebalanceUnderWay = false;
     const wanted = new Map<string, Set<number>>();
     for (const [topic, partitions] of Object.entries(assignment)) {
       wanted.set(topic, new Set(partitions));
@@ -401,6 +412,7 @@ export class Supervisor<K, V> {
 
   /** Announces a rebalance once every actor is on hold (listeners may rely on that). */
   #rebalancing(): void {
+    this.#rebalanceUnderWay = true;
     log.info("group {groupId} is rebalancing: holding {count} actor(s)", {
       groupId: this.#options.groupId,
       count: this.#allSlots().length,
@@ -410,6 +422,7 @@ export class Supervisor<K, V> {
 
   /** The KafkaJS consumer restarted after a crash and left the group: hold until it rejoins. */
   consumerRestarting(): void {
+    this.#rebalanceUnderWay = true;
     for (const slot of this.#allSlots()) void slot.actor.hold();
   }
 
@@ -566,7 +579,7 @@ export class Supervisor<K, V> {
       buffered: () => 0,
       tracker: new OffsetTracker(epoch),
       skip: null,
-      initializing: options.ordering !== "partition" &&
+      initializing: (options.ordering !== "partition" || options.exactlyOnce !== null) &&
         this.#services.committedOffsets !== undefined,
       skipped: 0,
       transactions: options.exactlyOnce ? this.#services.transactions!(topic, partition) : null,
@@ -612,10 +625,17 @@ export class Supervisor<K, V> {
   async #initialize(slot: Slot<K, V>): Promise<void> {
     const { topic, partition, epoch } = slot;
     try {
+      // Exactly once: fence the previous owner first (its open transaction is completed or
+      // aborted), then read the offset it committed, and start exactly there.
+      await slot.transactions?.prepare();
       const committed = await this.#services.committedOffsets!(topic);
       const row = committed.find((entry) => entry.partition === partition);
       if (row && row.offset !== null && slot.epoch === epoch) {
         slot.tracker = new OffsetTracker(epoch, row.offset);
+        if (slot.transactions) {
+          this.#control.seek(topic, partition, row.offset);
+          slot.nextOffset = row.offset;
+        }
         try {
           const skip = decodeCompletions(row.metadata, row.offset);
           if (skip.size > 0) {
@@ -653,13 +673,15 @@ export class Supervisor<K, V> {
       );
     } finally {
       slot.initializing = false;
-      if (!slot.closing && slot.epoch === epoch) this.#applyPause(slot);
+      // Whatever happened meanwhile (a seek bumps the epoch), the pause taken for the
+      // initialization must be lifted.
+      if (!slot.closing) this.#applyPause(slot);
     }
   }
 
   #startActor(slot: Slot<K, V>, epoch: number): void {
     if (slot.closing || slot.epoch !== epoch) return;
-    if (slot.userPaused || this.#stopping) void slot.actor.hold();
+    if (slot.userPaused || this.#stopping || this.#rebalanceUnderWay) void slot.actor.hold();
     slot.actor.start();
     this.#emit({ type: "actor-started", topic: slot.topic, partition: slot.partition, epoch });
   }
@@ -681,6 +703,8 @@ export class Supervisor<K, V> {
         `cannot seek ${topic}[${partition}] to ${offset}: offsets are integers >= 0`,
       );
     }
+    // First what can fail, so that a failure leaves the partition as it was.
+    this.#control.seek(topic, partition, offset);
     const previous = slot.actor;
     const previousAbort = slot.abort;
     clearTimeout(slot.restartTimer);
@@ -690,19 +714,30 @@ export class Supervisor<K, V> {
     slot.tracker = new OffsetTracker(epoch, slot.tracker.committed, offset);
     slot.consecutiveCrashes = 0;
     slot.mailbox.clear();
+    slot.skip = null; // what a previous owner completed is for its position, not this one
     slot.nextOffset = offset;
     slot.abort = new AbortController();
     slot.actor = this.#newActor(slot, epoch);
-    this.#control.seek(topic, partition, offset);
     if (slot.backpressured) {
       slot.backpressured = false;
       this.#applyPause(slot);
     }
     const deadline = setTimeout(() => previousAbort.abort(), this.#options.shutdownTimeoutMs);
-    void previous.stop().then(() => {
-      clearTimeout(deadline);
-      this.#startActor(slot, epoch);
-    });
+    const transactions = slot.transactions;
+    void previous.stop()
+      // Exactly once: what is not committed yet is abandoned with the old position.
+      .then(() => transactions?.run(() => transactions.abort()))
+      .catch((error) =>
+        log.warn("{topic}[{partition}]: aborting the open transaction at a seek failed: {error}", {
+          topic,
+          partition,
+          error: describeError(error),
+        })
+      )
+      .then(() => {
+        clearTimeout(deadline);
+        this.#startActor(slot, epoch);
+      });
     this.#emit({ type: "partition-seeked", topic, partition, offset, epoch });
   }
 
@@ -721,19 +756,36 @@ export class Supervisor<K, V> {
       : this.#services.sendOutputs;
     const contexts = Array.from(
       { length: options.concurrency },
-      () => new MessageContext(slot.topic, slot.partition, slot.abort.signal, handlerLog, sender),
+      () =>
+        new MessageContext(
+          slot.topic,
+          slot.partition,
+          slot.abort.signal,
+          handlerLog,
+          sender,
+          transactions !== null,
+        ),
     );
     const run = options.output === null
       ? (message: ReceivedMessage<K, V>, context: MessageContext) => handler(message, context)
-      : (message: ReceivedMessage<K, V>, context: MessageContext) => {
-        // A message is done once its outputs are safe; with transactions, its outputs and the
-        // partition's commits never interleave.
-        const work = async () => {
-          await context.finish(await handler(message, context));
-          if (transactions) transactions.messages++;
-        };
-        return transactions ? transactions.run(work) : work();
-      };
+      : transactions === null
+      ? async (message: ReceivedMessage<K, V>, context: MessageContext) => {
+        // A message is done once its outputs are acknowledged.
+        await context.finish(await handler(message, context));
+      }
+      : (message: ReceivedMessage<K, V>, context: MessageContext) =>
+        // Under the partition's lock: a message's outputs and the commits never interleave.
+        transactions.run(async () => {
+          // An actor replaced by a seek or a rewind must not write into the transaction.
+          if (slot.epoch !== epoch || slot.closing) return;
+          const result = await handler(message, context);
+          try {
+            await context.finish(result);
+          } catch (error) {
+            throw new TransactionFailure(error);
+          }
+          transactions.messages++;
+        });
     const hooks = {
       mailbox: slot.mailbox,
       processed: (message: ReceivedMessage<K, V>) => {
@@ -747,11 +799,27 @@ export class Supervisor<K, V> {
       },
       crashed: (message: ReceivedMessage<K, V>, error: unknown) =>
         this.#crashed(slot, epoch, message.offset, error),
-      retry,
+      // A failed transaction is not the message's fault: no retry in place, no dead letter;
+      // the crash aborts and rewinds (see #crashed).
+      retry: transactions === null ? retry : {
+        ...retry,
+        retriable: (error: unknown) =>
+          !(error instanceof TransactionFailure) && retry.retriable(error),
+      },
       exhausted: deadLetterTopic === undefined || deadLetterTopic === slot.topic
         ? undefined
-        : (message: ReceivedMessage<K, V>, error: unknown, attempts: number) =>
-          this.#deadLetter(slot, epoch, deadLetterTopic, message, error, attempts, retry.retriable),
+        : (message: ReceivedMessage<K, V>, error: unknown, attempts: number) => {
+          if (error instanceof TransactionFailure) throw error;
+          return this.#deadLetter(
+            slot,
+            epoch,
+            deadLetterTopic,
+            message,
+            error,
+            attempts,
+            retry.retriable,
+          );
+        },
       failed: () => void slot.failed++,
       retrying: () => void slot.retried++,
       timed: this.#histogram ? (ms: number) => this.#histogram!.observe(ms) : undefined,
@@ -895,6 +963,8 @@ export class Supervisor<K, V> {
       restartsInWindow,
       restartInMs: delay,
     });
+    // A restart already pending (another lane crashed) restarts this lane too.
+    if (slot.restartTimer !== undefined) return;
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = undefined;
       if (slot.epoch !== epoch || slot.closing || this.#stopping) return;
@@ -915,7 +985,13 @@ export class Supervisor<K, V> {
             offset: rewind,
             restarts: slot.restarts,
           });
-        });
+        }).catch((error) =>
+          log.error("{topic}[{partition}]: restart after a transaction abort failed: {error}", {
+            topic,
+            partition,
+            error: describeError(error),
+          })
+        );
         return;
       }
       slot.actor.restart();
@@ -933,13 +1009,19 @@ export class Supervisor<K, V> {
     const dropped = slot.mailbox.clear();
     const key = partitionKey(topic, partition);
     const deadline = setTimeout(() => slot.abort.abort(), this.#options.shutdownTimeoutMs);
-    const leaving = slot.actor.stop().then(async () => {
+    const stopped = slot.actor.stop().then(async () => {
       clearTimeout(deadline);
       // A transaction left open is aborted: the next owner starts from the last commit.
       await slot.transactions?.close();
-      if (this.#leaving.get(key) === leaving) this.#leaving.delete(key);
       this.#actorStopped(slot, epoch);
     });
+    // Revoked again before an earlier actor of it finished: the next one waits for both.
+    const earlier = this.#leaving.get(key);
+    const leaving: Promise<void> = (earlier ? Promise.all([earlier, stopped]) : stopped).then(
+      () => {
+        if (this.#leaving.get(key) === leaving) this.#leaving.delete(key);
+      },
+    );
     this.#leaving.set(key, leaving);
     this.#emit({ type: "partition-revoked", topic, partition, epoch, dropped });
   }
@@ -958,9 +1040,21 @@ export class Supervisor<K, V> {
       try {
         await transactions.commit(point);
       } catch (error) {
-        // The aborted transaction took the outputs of every message processed since the last
-        // commit with it: process them again from there (unless the partition is leaving).
-        const rewind = tracker.committed >= 0 ? tracker.committed : slot.firstOffset;
+        // Whether the transaction committed is unknown (a new producer has settled it since):
+        // ask the group. If it did not, its outputs are gone with it: process the messages
+        // again from the offset the group has (unless the partition is leaving).
+        let rewind = tracker.committed >= 0 ? tracker.committed : slot.firstOffset;
+        try {
+          const row = (await this.#services.committedOffsets?.(slot.topic))
+            ?.find((entry) => entry.partition === slot.partition);
+          if (row?.offset === point) {
+            tracker.markCommitted(point, processed);
+            return { topic: slot.topic, partition: slot.partition, offset: point };
+          }
+          if (row?.offset !== null && row?.offset !== undefined) rewind = row.offset;
+        } catch {
+          // Keep the last offset this processor saw committed.
+        }
         log.warn(
           "transaction of {topic}[{partition}] ({reason}) failed and was aborted; resuming at {rewind}: {error}",
           {

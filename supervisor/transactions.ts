@@ -9,8 +9,11 @@ import type { Message as KafkaJsMessage, Producer as KafkaJsProducer, Transactio
 
 /** What a partition's transactions need. */
 export interface PartitionTransactionsOptions {
-  /** A KafkaJS transactional producer for this partition alone (see `transactionalId`). */
-  producer: KafkaJsProducer;
+  /**
+   * Makes a KafkaJS transactional producer for this partition alone (see `transactionalId`).
+   * Called again after a failure left KafkaJS's transaction state stuck.
+   */
+  producer: () => KafkaJsProducer;
   /** The consumer group whose offset the transactions commit. */
   groupId: string;
   /** The input topic. */
@@ -43,6 +46,7 @@ export interface EncodedOutput {
  */
 export class PartitionTransactions {
   #options: PartitionTransactionsOptions;
+  #producer: KafkaJsProducer;
   #connected: Promise<void> | undefined;
   #transaction: Transaction | undefined;
   #lock: Promise<unknown> = Promise.resolve();
@@ -56,6 +60,7 @@ export class PartitionTransactions {
    */
   constructor(options: PartitionTransactionsOptions) {
     this.#options = options;
+    this.#producer = options.producer();
   }
 
   /** True while a transaction is open. */
@@ -70,13 +75,41 @@ export class PartitionTransactions {
     return next;
   }
 
+  /**
+   * Connects the producer. Connecting initialises its transactional id with the
+   * coordinator, which fences any older instance (another process, or ours before a
+   * failure) and completes or aborts the transaction it left open.
+   */
+  async prepare(): Promise<void> {
+    const producer = this.#producer;
+    this.#connected ??= producer.connect().catch((error) => {
+      if (this.#producer === producer) this.#connected = undefined;
+      throw error;
+    });
+    await this.#connected;
+  }
+
   async #begin(): Promise<Transaction> {
     if (this.#transaction) return this.#transaction;
-    this.#connected ??= this.#options.producer.connect();
-    await this.#connected;
-    // The first transaction of a producer initialises its id: that fences older instances.
-    this.#transaction = await this.#options.producer.transaction();
+    await this.prepare();
+    this.#transaction = await this.#producer.transaction();
     return this.#transaction;
+  }
+
+  /**
+   * Replaces the producer after a failure that may have left KafkaJS's transaction state
+   * stuck (a commit or abort that did not finish): the new one, once connected, fences the
+   * old and settles its open transaction.
+   */
+  async reset(): Promise<void> {
+    const old = this.#producer;
+    const connected = this.#connected;
+    this.#transaction = undefined;
+    this.messages = 0;
+    this.#producer = this.#options.producer();
+    this.#connected = undefined;
+    if (connected) await old.disconnect().catch(() => {});
+    await this.prepare();
   }
 
   /** Sends outputs in the open transaction (opening one if needed). */
@@ -105,7 +138,8 @@ export class PartitionTransactions {
       });
       await transaction.commit();
     } catch (error) {
-      await this.abort().catch(() => {});
+      // Whether it committed is unknown: a new producer settles it one way or the other.
+      await this.reset().catch(() => {});
       throw error;
     } finally {
       this.#transaction = undefined;
@@ -118,12 +152,17 @@ export class PartitionTransactions {
     const transaction = this.#transaction;
     this.#transaction = undefined;
     this.messages = 0;
-    if (transaction?.isActive()) await transaction.abort();
+    if (!transaction) return;
+    try {
+      if (transaction.isActive()) await transaction.abort();
+    } catch {
+      await this.reset(); // the new producer's initialisation aborts it
+    }
   }
 
   /** Aborts what is open and disconnects the producer. */
   async close(): Promise<void> {
     await this.abort().catch(() => {});
-    if (this.#connected) await this.#options.producer.disconnect().catch(() => {});
+    if (this.#connected) await this.#producer.disconnect().catch(() => {});
   }
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Actor } from "../actors/actor.ts";
 import { resolveBackoff } from "../actors/backoff.ts";
+import { LaneActor } from "../actors/lane_actor.ts";
 import { Mailbox } from "../actors/mailbox.ts";
 import { waitFor } from "./_helpers.ts";
 
@@ -140,5 +141,34 @@ Deno.test("actor: exhausted hook handles a message for good, or crashes when it 
   await waitFor(() => processed.length === 3, "all done");
   assert.deepEqual(exhausted, [1]);
   assert.deepEqual(processed, [0, 1, 2]);
+  await actor.stop();
+});
+
+Deno.test("lane actor: a synchronous handler drains a mailbox larger than its buffer, in key order", async () => {
+  const mailbox = new Mailbox<{ key: string; n: number }>({ capacity: 100 });
+  const seen = new Map<string, number[]>();
+  let processed = 0;
+  const actor = new LaneActor<{ key: string; n: number }>({
+    mailbox,
+    laneOf: (message) => message.key,
+    concurrency: 8,
+    maxBuffered: 100,
+    taken: () => false,
+    process: (message) => {
+      const list = seen.get(message.key) ?? [];
+      list.push(message.n);
+      seen.set(message.key, list);
+    },
+    processed: () => void processed++,
+    crashed: () => {},
+  });
+  for (let n = 0; n < 2500; n++) mailbox.push({ key: `k${n % 7}`, n });
+  actor.start();
+  await waitFor(() => processed === 2500, "all 2,500 processed", 5000);
+  for (const list of seen.values()) assert.deepEqual(list, [...list].sort((a, b) => a - b));
+  await actor.hold();
+  for (let n = 2500; n < 3000; n++) mailbox.push({ key: `k${n % 7}`, n });
+  actor.release();
+  await waitFor(() => processed === 3000, "the rest after a hold and release", 5000);
   await actor.stop();
 });

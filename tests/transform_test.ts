@@ -138,7 +138,7 @@ for (const mode of ["transform", "exactly-once"] as const) {
     }
     // Kafka's own read_committed consumer is the judge (see readCommittedValues).
     const outputs = new Map<string, number>();
-    for (const value of await readCommittedValues(output)) {
+    for (const value of await readCommittedValues(output, 4000)) {
       const { input } = JSON.parse(value) as { input: string };
       outputs.set(input, (outputs.get(input) ?? 0) + 1);
     }
@@ -219,4 +219,51 @@ Deno.test("key mode, kill -9: the next owner skips what the metadata records as 
     349,
     "skipped as recorded in the metadata",
   );
+});
+
+Deno.test("exactly-once: outputs of a failed attempt never reach the transaction", async () => {
+  const topic = uniqueName("eos-retry-in");
+  const output = uniqueName("eos-retry-out");
+  await createTopic(topic, 1);
+  await createTopic(output, 1);
+  await produce(topic, 20, 1);
+  const done = new Set<number>();
+  let crashesLeft = 3; // offset 9 fails its three attempts once: the actor crashes, then succeeds
+  const processor = createProcessor({
+    brokers: testBrokers(),
+    groupId: uniqueName("eos-retry-group"),
+    topics: topic,
+    fromBeginning: true,
+    exactlyOnce: true,
+    retry: { maxAttempts: 3, backoff: { initialMs: 5, maxMs: 10 } },
+    restart: { backoff: { initialMs: 5, maxMs: 10 } },
+    handler: async (message, context) => {
+      await context.send({
+        topic: output,
+        key: message.key,
+        value: { input: `${message.offset}`, sent: true },
+      });
+      if (message.offset === 5 && context.attempt < 2) throw new Error("fails after sending");
+      if (message.offset === 9 && crashesLeft-- > 0) {
+        throw new Error("fails every retry: the actor crashes");
+      }
+      done.add(message.offset);
+      return {
+        topic: output,
+        key: message.key,
+        value: { input: `${message.offset}`, sent: false },
+      };
+    },
+  });
+  await processor.start();
+  await waitFor(() => done.size === 20, "all 20 done");
+  await processor.stop();
+  const copies = new Map<string, number>();
+  for (const value of await readCommittedValues(output, 4000)) {
+    const record = JSON.parse(value) as { input: string; sent: boolean };
+    const key = `${record.input}:${record.sent}`;
+    copies.set(key, (copies.get(key) ?? 0) + 1);
+  }
+  assert.equal(copies.size, 40, "a sent and a returned output per input");
+  assert.deepEqual([...copies].filter(([, n]) => n !== 1), [], "outputs seen more than once");
 });
