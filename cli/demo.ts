@@ -194,9 +194,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       (event) => view.note(`actor [${event.partition}] restarted at offset ${event.offset}`),
     );
 
+    // The first SIGINT or SIGTERM stops gracefully (and reports); a second one at once.
     const interrupted = Promise.withResolvers<void>();
-    const onSignal = () => interrupted.resolve();
+    let signals = 0;
+    const onSignal = () => {
+      if (++signals > 1) Deno.exit(130);
+      print("Stopping: finishing the messages in hand and committing (again to stop at once)...");
+      interrupted.resolve();
+    };
     Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<void>((resolve) =>
       timer = setTimeout(resolve, options.timeoutMs ?? 180_000)
@@ -206,9 +213,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       await Promise.race([allDone.promise, interrupted.promise, timedOut, processor.done]);
     } finally {
       clearTimeout(timer);
-      Deno.removeSignalListener("SIGINT", onSignal);
       await processor.stop();
       view.stop();
+      Deno.removeSignalListener("SIGINT", onSignal);
+      Deno.removeSignalListener("SIGTERM", onSignal);
     }
 
     const lag = await admin.lag(groupId, [topic]);
