@@ -10,7 +10,7 @@
  * @module
  */
 
-import process from "node:process";
+import { silenceKafkaJsTimerWarning } from "./cli/kafkajs_warning.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { LAG_COMMAND, lagCommand, TOPICS_COMMAND, topicsCommand } from "./cli/admin_commands.ts";
 import { CREDENTIAL_VARIABLES } from "./cli/connection.ts";
@@ -99,21 +99,6 @@ export async function main(args: readonly string[]): Promise<number> {
     );
   }
   return await command.main(rest);
-}
-
-/**
- * KafkaJS sets a timer from a stale deadline, and Node's timers warn about the negative
- * delay on stderr. It is harmless (the delay becomes 1 ms); keep it off operators' screens.
- */
-function silenceKafkaJsTimerWarning(): void {
-  const emitWarning = process.emitWarning.bind(process);
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const type = typeof rest[0] === "string"
-      ? rest[0]
-      : (rest[0] as { type?: string } | undefined)?.type;
-    if (type === "TimeoutNegativeWarning") return;
-    (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
-  }) as typeof process.emitWarning;
 }
 
 /** Exit code 2 for the user's mistakes, 1 for everything else. */

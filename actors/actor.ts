@@ -130,19 +130,9 @@ export class Actor<M> {
     return this.#state;
   }
 
-  /** The message being processed or retried, if any. */
-  get inHand(): M | undefined {
-    return this.#inHand;
-  }
-
   /** Messages being processed now: 1 or 0. */
   get inFlight(): number {
     return this.#inHand === undefined ? 0 : 1;
-  }
-
-  /** Failed attempts on the message in hand so far. */
-  get attempts(): number {
-    return this.#attempts;
   }
 
   /** Starts taking messages. Calling it twice has no effect. */

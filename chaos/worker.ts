@@ -9,7 +9,7 @@
  */
 
 import { configure, type LogRecord } from "@logtape/logtape";
-import process from "node:process";
+import { silenceKafkaJsTimerWarning } from "../cli/kafkajs_warning.ts";
 import { createProcessor } from "../mod.ts";
 
 const [brokers, topic, groupId, logFile, workMsText] = Deno.args;
@@ -31,13 +31,7 @@ await configure({
     { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
   ],
 });
-// Harmless KafkaJS timer warning; keep the worker logs readable.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  if (rest[0] !== "TimeoutNegativeWarning") {
-    (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
-  }
-}) as typeof process.emitWarning;
+silenceKafkaJsTimerWarning();
 
 const log = await Deno.open(logFile, { append: true, create: true });
 const encoder = new TextEncoder();

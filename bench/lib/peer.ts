@@ -10,7 +10,6 @@
  * @module
  */
 
-import process from "node:process";
 import { parseArgs } from "node:util";
 
 /** The flags a peer was started with, as strings (the orchestrator passes them all). */
@@ -86,21 +85,7 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * KafkaJS sets a timer from a stale deadline and Node's timers warn about the negative delay
- * on stderr; harmless (the delay becomes 1 ms), so keep it out of the benchmark's logs, as
- * `main.ts` does for troupe's command line.
- */
-export function silenceKafkaJsTimerWarning(): void {
-  const emitWarning = process.emitWarning.bind(process);
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const type = typeof rest[0] === "string"
-      ? rest[0]
-      : (rest[0] as { type?: string } | undefined)?.type;
-    if (type === "TimeoutNegativeWarning") return;
-    (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
-  }) as typeof process.emitWarning;
-}
+export { silenceKafkaJsTimerWarning } from "../../cli/kafkajs_warning.ts";
 
 /**
  * Counts, per partition, which offsets a consumer handled, to tell afterwards which
