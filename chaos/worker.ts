@@ -8,29 +8,15 @@
  * @module
  */
 
-import { configure, type LogRecord } from "@logtape/logtape";
+import { configureLogging } from "../cli/logging.ts";
 import { silenceKafkaJsTimerWarning } from "../cli/kafkajs_warning.ts";
 import { createProcessor } from "../mod.ts";
 
 const [brokers, topic, groupId, logFile, workMsText] = Deno.args;
 const workMs = Number(workMsText ?? "1");
 
-// Troupe's warnings and errors go to this worker's stderr (the harness keeps it in a file).
-await configure({
-  sinks: {
-    stderr: (record: LogRecord) =>
-      console.error(
-        `${new Date(record.timestamp).toISOString()} ${record.level} ${record.category.join(".")} ${
-          record.message.map(String).join("")
-        }`,
-      ),
-  },
-  loggers: [
-    { category: ["troupe"], lowestLevel: "info", sinks: ["stderr"] },
-    { category: ["troupe", "kafkajs"], lowestLevel: "error", sinks: ["stderr"] },
-    { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
-  ],
-});
+// Troupe's log lines go to this worker's stderr (the harness keeps it in a file).
+await configureLogging({ level: "info", format: "pretty" });
 silenceKafkaJsTimerWarning();
 
 const log = await Deno.open(logFile, { append: true, create: true });
