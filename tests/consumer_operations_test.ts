@@ -223,15 +223,25 @@ Deno.test("poll-style consumer: iterate, commit explicitly, and a new one resume
     );
   }
 
+  // A partition the first consumer committed nothing for starts at its beginning too.
   const second = createConsumer({
     brokers: testBrokers(),
     groupId,
     topics: topic,
+    fromBeginning: true,
     valueCodec: json<{ id: number }>(),
   });
   const rest: Message<string, { id: number }>[] = [];
   const expected = 60 - [...committed.values()].reduce((a, b) => a + b, 0);
-  while (rest.length < expected) rest.push(...await second.poll({ timeoutMs: 10_000 }));
+  await waitFor(
+    async () => {
+      rest.push(...await second.poll({ timeoutMs: 1000 }));
+      return rest.length >= expected;
+    },
+    `the ${expected} uncommitted messages (committed ${
+      JSON.stringify([...committed])
+    }, got ${rest.length})`,
+  );
   await second.commit();
   await second.close();
   for (const partition of [0, 1, 2]) {

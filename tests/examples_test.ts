@@ -8,6 +8,8 @@ async function runExample(file: string): Promise<string> {
     env: { KAFKA_BROKERS: testBrokers().join(",") },
     stdout: "piped",
     stderr: "piped",
+    // An example that hangs fails its test (killed) rather than the whole run.
+    signal: AbortSignal.timeout(120_000),
   }).output();
   const text = new TextDecoder().decode(output.stdout);
   assert.equal(
