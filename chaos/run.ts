@@ -64,6 +64,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 interface Worker {
   index: number;
   process: Deno.ChildProcess;
+  /** Set before the harness itself stops or kills it: any other exit is a failure. */
+  stopping: boolean;
 }
 
 /** Runs the harness and returns the verifier's verdict. */
@@ -97,6 +99,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosVerdict
   const groupId = `chaos-${stamp}-group`;
   const workers: (Worker | undefined)[] = [];
   let killed = 0;
+  let selfExits = 0;
   let bounced = 0;
   say(
     `seed ${seed}; ${messages} messages, ${partitions} partitions, ${workerCount} workers, ` +
@@ -125,7 +128,17 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosVerdict
       stdout: "null",
       stderr: "null",
     }).spawn();
-    workers[index] = { index, process };
+    const worker: Worker = { index, process, stopping: false };
+    workers[index] = worker;
+    void process.status.then(async (status) => {
+      if (worker.stopping) return;
+      selfExits++;
+      const stderr = await Deno.readTextFile(`${dir}/worker-${index}.stderr`).catch(() => "");
+      say(
+        `worker ${index} (pid ${process.pid}) ended by itself (code ${status.code}):\n` +
+          stderr.trimEnd().split("\n").slice(-15).join("\n"),
+      );
+    });
   };
   const processedSoFar = async () => {
     const seen = new Set<string>();
@@ -178,7 +191,12 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosVerdict
         if (fault === "kill") {
           const index = Math.floor(chance() * workerCount);
           const victim = workers[index]!;
-          victim.process.kill("SIGKILL");
+          victim.stopping = true;
+          try {
+            victim.process.kill("SIGKILL");
+          } catch {
+            // It had ended by itself (counted as a failure when it did).
+          }
           await victim.process.status;
           killed++;
           say(`kill -9 worker ${index} (pid ${victim.process.pid}) at ${processed}/${messages}`);
@@ -211,6 +229,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosVerdict
     say("stopping workers");
 
     for (const worker of workers) {
+      if (worker) worker.stopping = true;
       try {
         worker?.process.kill("SIGTERM");
       } catch {
@@ -225,9 +244,11 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosVerdict
       logFiles: workers.map((_, i) => logFile(i)),
       kills: killed,
       brokerRestarts: bounced,
+      workerFailures: selfExits,
     });
   } finally {
     for (const worker of workers) {
+      if (worker) worker.stopping = true;
       try {
         worker?.process.kill("SIGKILL");
       } catch {
@@ -280,6 +301,9 @@ Set TROUPE_CHAOS_KEEP_LOGS=1 to keep the workers' logs.`);
   });
   console.log(JSON.stringify(verdict));
   Deno.exit(
-    verdict.lost === 0 && verdict.order_violations === 0 && verdict.committed_equals_end ? 0 : 1,
+    verdict.lost === 0 && verdict.order_violations === 0 && verdict.committed_equals_end &&
+      verdict.worker_failures === 0
+      ? 0
+      : 1,
   );
 }

@@ -18,6 +18,8 @@ export interface ChaosVerdict {
   kills: number;
   broker_restarts: number;
   committed_equals_end: boolean;
+  /** Workers that ended by themselves (a processor that failed) before the harness stopped them. */
+  worker_failures: number;
 }
 
 /** One processed message as a worker logged it. */
@@ -99,6 +101,7 @@ export async function verify(options: {
   logFiles: string[];
   kills: number;
   brokerRestarts: number;
+  workerFailures: number;
 }): Promise<ChaosVerdict> {
   const entries: Entry[] = [];
   for (const file of options.logFiles) {
@@ -121,5 +124,6 @@ export async function verify(options: {
     kills: options.kills,
     broker_restarts: options.brokerRestarts,
     committed_equals_end: [...ends].every(([partition, end]) => committed.get(partition) === end),
+    worker_failures: options.workerFailures,
   };
 }

@@ -31,6 +31,20 @@ export interface ConsumerLoopEvents {
 
 type CommitFunction = EachBatchPayload["commitOffsetsIfNecessary"];
 
+/** Errors no retry can fix: the processor fails instead of restarting its consumer. */
+function isFatal(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = (cause as { cause?: unknown }).cause) {
+    const type = String((cause as { type?: unknown }).type ?? "");
+    if (
+      /AUTHENTICATION|AUTHORIZATION|SASL|UNSUPPORTED|INVALID_GROUP_ID|INVALID_SESSION_TIMEOUT/
+        .test(type) ||
+      /SASL|NotImplemented|Authentication/.test(cause.name)
+    ) return true;
+    if (cause === (cause as { cause?: unknown }).cause) break;
+  }
+  return false;
+}
+
 const isRebalancing = (error: unknown) => {
   const type = (error as { type?: unknown } | null)?.type;
   return type === "REBALANCE_IN_PROGRESS" || type === "ILLEGAL_GENERATION" ||
@@ -75,6 +89,7 @@ export class ConsumerLoop<K, V> implements FetchControl {
   #subscribed: string[] = [];
   #refreshTimer: ReturnType<typeof setInterval> | undefined;
   #refreshing = false;
+  #relaunching = false;
 
   /**
    * Creates the loop; nothing connects before {@linkcode ConsumerLoop.start}.
@@ -151,10 +166,16 @@ export class ConsumerLoop<K, V> implements FetchControl {
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.#commit = undefined;
-      if (payload.restart) this.#supervisor?.consumerRestarting();
-      this.#events.crashed(payload.error, payload.restart);
-      if (!payload.restart) {
+      // KafkaJS gives up for good on some errors that only mean "the broker is away" (e.g.
+      // "Failed to find group coordinator" while it shuts down): troupe restarts those itself.
+      // Only what no retry can fix (credentials, permissions, versions) ends the processor.
+      const fatal = !payload.restart && isFatal(payload.error);
+      if (!fatal) this.#supervisor?.consumerRestarting();
+      this.#events.crashed(payload.error, !fatal);
+      if (fatal) {
         joined.reject(new KafkaConnectionError("the Kafka consumer failed", payload.error));
+      } else if (!payload.restart) {
+        void this.#relaunch(consumer);
       }
     });
 
@@ -183,6 +204,33 @@ export class ConsumerLoop<K, V> implements FetchControl {
       this.#consumer = undefined;
       if (error instanceof KafkaConnectionError) throw error;
       throw new KafkaConnectionError("could not start the Kafka consumer", error);
+    }
+  }
+
+  /**
+   * Runs the KafkaJS consumer again after it crashed without restarting itself, with backoff,
+   * for as long as the processor runs.
+   */
+  async #relaunch(consumer: Consumer): Promise<void> {
+    if (this.#relaunching) return;
+    this.#relaunching = true;
+    try {
+      for (let delay = 1_000; this.#consumer === consumer; delay = Math.min(delay * 2, 10_000)) {
+        await sleep(delay);
+        if (this.#consumer !== consumer) return;
+        try {
+          await consumer.connect();
+          await this.#run(consumer, this.#subscribed);
+          return;
+        } catch (error) {
+          log.warn("restarting the Kafka consumer failed; trying again in {delay} ms: {error}", {
+            delay,
+            error: describeError(error),
+          });
+        }
+      }
+    } finally {
+      this.#relaunching = false;
     }
   }
 

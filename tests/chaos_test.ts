@@ -18,4 +18,5 @@ Deno.test("chaos: kill -9 three times and bounce the broker once; nothing lost, 
   assert.equal(verdict.lost, 0);
   assert.equal(verdict.order_violations, 0);
   assert.equal(verdict.committed_equals_end, true);
+  assert.equal(verdict.worker_failures, 0, "a worker's processor failed by itself");
 });

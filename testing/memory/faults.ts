@@ -35,8 +35,8 @@ export interface CrashConsumerOptions {
   /**
    * True for a crash KafkaJS recovers from by itself (its retries ran out on a retriable
    * error: it leaves the group, reports `CRASH` with `restart: true`, and starts again after
-   * `restartAfterMs`); false for one it does not (`restart: false`: the consumer stays
-   * down, and a troupe processor fails). Default: true.
+   * `restartAfterMs`); false for one nothing recovers from (an authorization error: KafkaJS
+   * reports `restart: false` and stays down, and a troupe processor fails). Default: true.
    */
   restart?: boolean;
   /** Delay before KafkaJS restarts the consumer, ms. Default: 300 (KafkaJS's first retry time). */
@@ -189,9 +189,13 @@ export class Faults implements MemoryKafkaFaults {
 /** The error KafkaJS crashes with: its retries ran out (it restarts), or a non-retriable one. */
 function crashError(restart: boolean, restartAfterMs: number): Error {
   if (!restart) {
-    return new KafkaJSNonRetriableError(
-      "the consumer failed for good (injected by faults.crashConsumer)",
+    // No retry fixes a refusal: troupe restarts a consumer KafkaJS gave up on only when the
+    // cause could pass (a broker away), so this one fails the processor.
+    const error = new KafkaJSNonRetriableError(
+      "Not authorized to access group (injected by faults.crashConsumer)",
     );
+    Object.assign(error, { type: "GROUP_AUTHORIZATION_FAILED" });
+    return error;
   }
   const cause = new KafkaJSConnectionError(
     "Connection error: the broker went away (injected by faults.crashConsumer)",
