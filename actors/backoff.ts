@@ -1,5 +1,6 @@
 /**
- * Exponential backoff with jitter, and a sleep that can be cut short.
+ * Exponential backoff with jitter, a sleep that can be cut short, and the retry loop every
+ * part of troupe that tries again uses.
  *
  * @module
  */
@@ -108,4 +109,51 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+/** How {@linkcode retry} keeps trying. */
+export interface RetryLoopOptions {
+  /** Delays between tries. */
+  readonly backoff: Backoff;
+  /**
+   * Stop once the next try would start after this moment (ms since the epoch): the last
+   * error is thrown. Default: no deadline.
+   */
+  readonly deadline?: number;
+  /** Says whether an error is worth another try; a false verdict throws it. Default: every error. */
+  readonly retriable?: (error: unknown) => boolean;
+  /** Called before each wait, with the error, the failed try (1-based) and the delay. */
+  readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+}
+
+/**
+ * Runs `work` until it resolves, waiting {@linkcode backoffDelay} between tries; throws the last
+ * error once it is not retriable or the deadline would pass.
+ *
+ * @example
+ * ```ts
+ * import { resolveBackoff, retry } from "./backoff.ts";
+ *
+ * let calls = 0;
+ * const answer = await retry(() => ++calls < 3 ? Promise.reject(new Error("not yet")) : Promise.resolve(calls), {
+ *   backoff: resolveBackoff({ initialMs: 1 }),
+ * });
+ * console.log(answer); // 3
+ * ```
+ */
+export async function retry<T>(
+  work: (attempt: number) => Promise<T>,
+  options: RetryLoopOptions,
+): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await work(attempt);
+    } catch (error) {
+      if (options.retriable && !options.retriable(error)) throw error;
+      const delay = backoffDelay(attempt, options.backoff);
+      if (options.deadline !== undefined && Date.now() + delay > options.deadline) throw error;
+      options.onRetry?.(error, attempt, delay);
+      await sleep(delay);
+    }
+  }
 }

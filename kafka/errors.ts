@@ -87,11 +87,74 @@ export class NonRetriableError extends Error {
  *
  * @example
  * ```ts
- * import { describeError } from "./events.ts";
+ * import { describeError } from "./errors.ts";
  * console.log(describeError(new TypeError("bad"))); // "TypeError: bad"
  * ```
  */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
+}
+
+/**
+ * What a Kafka client error means for troupe, whatever client raised it:
+ *
+ * - `rebalance`: the group moved on or is moving (a rebalance, a new generation, this member
+ *   forgotten, the coordinator moved): not data loss; re-join and go on.
+ * - `fatal`: no retry can fix it (credentials, permissions, an unsupported version, a bad
+ *   group id or session timeout): the processor fails.
+ * - `connection`: the brokers could not be reached or did not answer in time.
+ * - `other`: anything else (a refusal about a record, a bug).
+ */
+export type KafkaErrorKind = "rebalance" | "fatal" | "connection" | "other";
+
+/** The broker's error codes that mean the group moved on (see {@linkcode KafkaErrorKind}). */
+const REBALANCE_CODES: ReadonlySet<string> = new Set([
+  "REBALANCE_IN_PROGRESS",
+  "ILLEGAL_GENERATION",
+  "UNKNOWN_MEMBER_ID",
+  "NOT_COORDINATOR_FOR_GROUP",
+  "NOT_COORDINATOR",
+  "FENCED_INSTANCE_ID",
+]);
+const FATAL_CODE =
+  /AUTHENTICATION|AUTHORIZATION|SASL|UNSUPPORTED|INVALID_GROUP_ID|INVALID_SESSION_TIMEOUT/;
+const FATAL_NAME = /SASL|NotImplemented|Authentication/;
+const CONNECTION_NAME = /Connection|NumberOfRetriesExceeded|RequestTimeout|BrokerNotFound/;
+const CONNECTION_MESSAGE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|EPIPE/;
+
+/** `error`, then its causes, outermost first (a cause chain that loops is walked once). */
+function* causes(error: unknown): Generator<unknown> {
+  const seen = new Set<unknown>();
+  for (let cause = error; cause !== null && cause !== undefined && !seen.has(cause);) {
+    seen.add(cause);
+    yield cause;
+    cause = typeof cause === "object" ? (cause as { cause?: unknown }).cause : undefined;
+  }
+}
+
+/**
+ * Classifies a Kafka client error (see {@linkcode KafkaErrorKind}) from its broker error code
+ * (`type`), its name and its message, looking through its `cause` chain: the first link that
+ * says something decides, a rebalance or fatal code before a connection symptom.
+ *
+ * @example
+ * ```ts
+ * import { classifyKafkaError } from "./errors.ts";
+ * console.log(classifyKafkaError({ type: "UNKNOWN_MEMBER_ID" })); // "rebalance"
+ * console.log(classifyKafkaError(new Error("connect ECONNREFUSED 127.0.0.1:9092"))); // "connection"
+ * ```
+ */
+export function classifyKafkaError(error: unknown): KafkaErrorKind {
+  let connection = false;
+  for (const cause of causes(error)) {
+    if (typeof cause !== "object") continue;
+    const type = String((cause as { type?: unknown }).type ?? "");
+    if (REBALANCE_CODES.has(type)) return "rebalance";
+    const name = cause instanceof Error ? cause.name : "";
+    if (FATAL_CODE.test(type) || FATAL_NAME.test(name)) return "fatal";
+    const message = cause instanceof Error ? cause.message : "";
+    if (CONNECTION_NAME.test(name) || CONNECTION_MESSAGE.test(message)) connection = true;
+  }
+  return connection ? "connection" : "other";
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { DeadlineError, withDeadline } from "../actors/deadline.ts";
 import { getLogger } from "@logtape/logtape";
 import { Buffer } from "node:buffer";
 import {
@@ -359,7 +360,7 @@ export function createProducer<KC extends CodecSpec = "string", VC extends Codec
   const deliver = async (batch: Pending[]): Promise<void> => {
     try {
       await connect();
-      const results = await withDeadline(send(batch), deliveryTimeoutMs);
+      const results = await withDeadline(send(batch), deliveryTimeoutMs, "not acknowledged");
       settle(batch, results);
     } catch (error) {
       const code = errorCode(error);
@@ -547,7 +548,7 @@ function guardCodec<T>(build: () => T, option: string): T {
 }
 
 function errorCode(error: unknown): string {
-  if (error instanceof DeliveryTimeout) return "DELIVERY_TIMEOUT";
+  if (error instanceof DeadlineError) return "DELIVERY_TIMEOUT";
   const type = (error as { type?: unknown } | null)?.type;
   if (typeof type === "string") return type;
   const cause = (error as { cause?: unknown } | null)?.cause;
@@ -580,20 +581,4 @@ function produceError(pending: Pending, code: string, error: unknown): ProduceEr
     `the broker refused a record for ${pending.topic}: ${describeError(error)}`,
     error,
   );
-}
-
-class DeliveryTimeout extends Error {}
-
-async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  // KafkaJS keeps trying after the deadline; its eventual failure is no longer anyone's.
-  promise.catch(() => {});
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeliveryTimeout(`not acknowledged within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
