@@ -20,7 +20,7 @@ import { UsageError } from "./cli/errors.ts";
 import type { CommandSpec } from "./cli/flags.ts";
 import { PRODUCE_COMMAND, produceCommand } from "./cli/produce.ts";
 import { RUN_COMMAND, runCommand } from "./cli/run.ts";
-import { ConfigError } from "./kafka/errors.ts";
+import { ConfigError } from "./mod.ts";
 
 /** A command: its help and what runs it (resolving with the exit code). */
 interface Command {

@@ -30,29 +30,39 @@
 export {
   createProcessor,
   type Processor,
-  type ProcessorListener,
   type ProcessorState,
   type ProcessorStatus,
 } from "./supervisor/processor.ts";
+export type { ProcessorListener } from "./supervisor/event_bus.ts";
+export type { ConnectionStatus } from "./supervisor/connection_monitor.ts";
 export {
   type Consumer,
   type ConsumerOptions,
   createConsumer,
   type PollOptions,
 } from "./supervisor/poll_consumer.ts";
-export {
-  type ConsumerSettings,
-  type DeadLetterOption,
-  type Handler,
-  type HandlerContext,
-  type HandlerLogger,
-  type HandlerResult,
-  type Ordering,
-  type OutputRecord,
-  type ProcessorOptions,
-  type RestartOptions,
-  type RetryOptions,
+export type {
+  ConsumerSettings,
+  DeadLetterOption,
+  Ordering,
+  ProcessorOptions,
+  RestartOptions,
+  RetryOptions,
 } from "./supervisor/options.ts";
+export type {
+  Handler,
+  HandlerContext,
+  HandlerLogger,
+  HandlerResult,
+  OutputRecord,
+} from "./supervisor/handler_context.ts";
+export {
+  type ConsumerDefaults,
+  PROCESSOR_DEFAULTS,
+  type ProcessorDefaults,
+  type RestartDefaults,
+  type RetryDefaults,
+} from "./supervisor/defaults.ts";
 export {
   type CommitReason,
   EscalationError,
@@ -89,10 +99,15 @@ export {
   type ProducerRecord,
   type RecordMetadata,
 } from "./kafka/producer.ts";
-export { DEAD_LETTER_HEADERS, type PartitionStatus } from "./supervisor/supervisor.ts";
-export type { HistogramSnapshot } from "./supervisor/histogram.ts";
-export type { ActorState } from "./actors/actor.ts";
-export type { BackoffOptions } from "./actors/backoff.ts";
+export {
+  DEAD_LETTER_HEADERS,
+  type DeadLetterReason,
+  type DeadLetterRecord,
+} from "./supervisor/dead_letters.ts";
+export type { FetchPause, PartitionPhase, PartitionStatus } from "./supervisor/partition.ts";
+export { Histogram, type HistogramSnapshot } from "./supervisor/histogram.ts";
+export type { ActorState } from "./actors/supervised_actor.ts";
+export type { Backoff, BackoffOptions } from "./actors/backoff.ts";
 export type { Headers, Message } from "./kafka/message.ts";
 export {
   bytes,
@@ -104,10 +119,11 @@ export {
   json,
   string,
 } from "./kafka/codec.ts";
-export type {
-  ClientRetryOptions,
-  ConnectionOptions,
-  SaslOptions,
-  TlsOptions,
+export {
+  type ClientRetryOptions,
+  type ConnectionOptions,
+  parseBrokers,
+  type SaslOptions,
+  type TlsOptions,
 } from "./kafka/client.ts";
 export type { RestartIntensityOptions } from "./actors/restart_intensity.ts";

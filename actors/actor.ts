@@ -5,37 +5,15 @@
  */
 
 import { setImmediate } from "node:timers";
-import { type Backoff, backoffDelay, sleep } from "./backoff.ts";
+import { Admission } from "./admission.ts";
+import { type AttemptHooks, type AttemptRecord, AttemptRunner } from "./attempts.ts";
 import type { Mailbox } from "./mailbox.ts";
+import type { ActorState, SupervisedActor } from "./supervised_actor.ts";
 
-/**
- * Where an actor is in its life.
- *
- * - `idle`: waiting for a message.
- * - `processing`: running the behaviour on the message in hand.
- * - `retrying`: waiting out a backoff before trying the message in hand again.
- * - `held`: told not to take messages (a rebalance, a pause); the message in hand finished.
- * - `crashed`: the behaviour failed for good; waiting for the supervisor to restart it.
- * - `stopped`: done for good.
- */
-export type ActorState = "idle" | "processing" | "retrying" | "held" | "crashed" | "stopped";
-
-/** How an actor retries a failed message before it crashes. */
-export interface RetryPolicy {
-  /** Tries per message, the first included (1 = no retry). */
-  maxAttempts: number;
-  /** Delays between tries. */
-  backoff: Backoff;
-  /** False for an error not worth retrying: the actor goes straight to `exhausted`. */
-  retriable(error: unknown): boolean;
-}
-
-/** What an actor is made of. */
-export interface ActorOptions<M> {
+/** What an actor is made of: its mailbox, its behaviour (with retries) and its reports. */
+export interface ActorOptions<M> extends AttemptHooks<M> {
   /** Where its messages come from. The actor removes a message only once it is done. */
-  mailbox: Mailbox<M>;
-  /** The behaviour. Throwing (or rejecting) fails the attempt. */
-  process(message: M, attempt: number): unknown;
+  readonly mailbox: Mailbox<M>;
   /** Called once a message is done (processed, or handed to `exhausted` successfully). */
   processed(message: M): void;
   /**
@@ -44,34 +22,16 @@ export interface ActorOptions<M> {
    * tries the same message again: a message is never skipped by a crash.
    */
   crashed(message: M, error: unknown): void;
-  /** Retries before crashing. Default: none (one attempt). */
-  retry?: RetryPolicy;
-  /** Called before each retry, with the failed attempt number and the delay (for metrics). */
-  retrying?(message: M, error: unknown, attempt: number, delayMs: number): void;
-  /** Called after every failed attempt, whatever follows (for metrics). */
-  failed?(message: M, error: unknown, attempt: number): void;
-  /** When given, called with how long each attempt took, in ms (for metrics). */
-  timed?(ms: number): void;
-  /**
-   * Last resort for a message whose retries are exhausted (e.g. a dead-letter queue). If it
-   * returns normally the message counts as done; if it throws, the actor crashes.
-   */
-  exhausted?(message: M, error: unknown, attempts: number): unknown;
   /**
    * Process this many messages in a row without yielding before letting other tasks (I/O,
    * timers) run. Default: 256.
    */
-  yieldEvery?: number;
+  readonly yieldEvery?: number;
 }
 
 // setImmediate, not setTimeout(0): Deno clamps nested zero-delay timers to 4 ms, as browsers
 // do, which held a busy actor to 256 messages per ~4 ms (bench: troupe no-op throughput).
 const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === "object" &&
-    typeof (value as PromiseLike<unknown>).then === "function";
-}
 
 /**
  * Processes the messages of one mailbox strictly in order, one at a time, with retries;
@@ -99,18 +59,16 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  *
  * @typeParam M The messages it processes.
  */
-export class Actor<M> {
+export class Actor<M> implements SupervisedActor {
   #options: ActorOptions<M>;
   #mailbox: Mailbox<M>;
-  #state: ActorState = "idle";
+  #admission = new Admission();
+  #runner: AttemptRunner<M>;
+  #record: AttemptRecord = { attempts: 0, backingOff: false };
+  /** `retrying` is not kept here: it is `processing` while the record waits out a backoff. */
+  #phase: Exclude<ActorState, "retrying"> = "idle";
   #inHand: M | undefined;
-  #attempts = 0;
-  #held = false;
-  #crashed = false;
-  #stopping = false;
   #wake: (() => void) | undefined;
-  #idleWaiters: (() => void)[] = [];
-  #interrupt = new AbortController();
   #loop: Promise<void> | undefined;
   #yieldEvery: number;
 
@@ -122,17 +80,23 @@ export class Actor<M> {
   constructor(options: ActorOptions<M>) {
     this.#options = options;
     this.#mailbox = options.mailbox;
+    this.#runner = new AttemptRunner(options, this.#admission);
     this.#yieldEvery = options.yieldEvery ?? 256;
   }
 
   /** Where the actor is in its life. */
   get state(): ActorState {
-    return this.#state;
+    return this.#phase === "processing" && this.#record.backingOff ? "retrying" : this.#phase;
   }
 
   /** Messages being processed now: 1 or 0. */
   get inFlight(): number {
     return this.#inHand === undefined ? 0 : 1;
+  }
+
+  /** Always 0: the message in hand stays in the mailbox until it is done. */
+  get buffered(): number {
+    return 0;
   }
 
   /** Starts taking messages. Calling it twice has no effect. */
@@ -147,29 +111,20 @@ export class Actor<M> {
    * backoff wait is cut short: the message goes back to waiting, its attempts remembered.
    */
   hold(): Promise<void> {
-    this.#held = true;
-    if (this.#state === "retrying") this.#interruptWait();
+    this.#admission.hold();
     this.#wakeUp();
-    return this.whenIdle();
+    return this.#admission.whenIdle(this.#inHand === undefined);
   }
 
   /** Takes messages again after {@linkcode Actor.hold}. */
   release(): void {
-    if (!this.#held) return;
-    this.#held = false;
-    this.#wakeUp();
-  }
-
-  /** Resolves once no message is in hand. */
-  whenIdle(): Promise<void> {
-    if (this.#inHand === undefined) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    if (this.#admission.release()) this.#wakeUp();
   }
 
   /** After a crash: tries the message it crashed on again. */
   restart(): void {
-    if (!this.#crashed) return;
-    this.#crashed = false;
+    if (this.#phase !== "crashed") return;
+    this.#phase = "idle";
     this.#wakeUp();
   }
 
@@ -179,11 +134,10 @@ export class Actor<M> {
    * behaviour that ignores its abort signal.
    */
   stop(): Promise<void> {
-    this.#stopping = true;
-    this.#interruptWait();
+    this.#admission.close();
     this.#wakeUp();
     return this.#loop ?? Promise.resolve().then(() => {
-      this.#state = "stopped";
+      this.#phase = "stopped";
     });
   }
 
@@ -195,43 +149,31 @@ export class Actor<M> {
     }
   }
 
-  #interruptWait(): void {
-    this.#interrupt.abort();
-    this.#interrupt = new AbortController();
+  #nothingInHand(): void {
+    this.#inHand = undefined;
+    this.#admission.idle();
   }
 
-  #waitForWakeUp(): Promise<void> {
+  #sleep(): Promise<void> {
+    this.#nothingInHand();
     return new Promise((resolve) => this.#wake = resolve);
   }
 
-  #nothingInHand(): void {
-    this.#inHand = undefined;
-    if (this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
-  }
-
   async #run(): Promise<void> {
-    const options = this.#options;
     const mailbox = this.#mailbox;
-    const maxAttempts = options.retry?.maxAttempts ?? 1;
-    const timed = options.timed;
+    const admission = this.#admission;
     let inARow = 0;
-    while (!this.#stopping) {
-      if (this.#held || this.#crashed) {
-        this.#state = this.#crashed ? "crashed" : "held";
-        this.#nothingInHand();
-        await this.#waitForWakeUp();
+    while (admission.phase !== "closed") {
+      if (!admission.open || this.#phase === "crashed") {
+        if (this.#phase !== "crashed") this.#phase = "held";
+        await this.#sleep();
         continue;
       }
       const message = mailbox.peek();
       if (message === undefined) {
-        this.#state = "idle";
-        this.#nothingInHand();
+        this.#phase = "idle";
         inARow = 0;
-        await this.#waitForWakeUp();
+        await this.#sleep();
         continue;
       }
       if (++inARow >= this.#yieldEvery) {
@@ -240,59 +182,22 @@ export class Actor<M> {
         await immediate();
         continue;
       }
-
       this.#inHand = message;
-      this.#state = "processing";
-      let failure: { error: unknown } | undefined;
-      const started = timed ? performance.now() : 0;
-      try {
-        const result = options.process(message, this.#attempts + 1);
-        if (isThenable(result)) await result;
-      } catch (error) {
-        failure = { error };
+      this.#phase = "processing";
+      const pending = this.#runner.run(message, this.#record, 0);
+      const outcome = pending instanceof Promise ? await pending : pending;
+      if (outcome === "done") {
+        // A seek may have replaced the mailbox's contents meanwhile: only remove what we took.
+        if (mailbox.peek() === message) mailbox.shift();
+        this.#nothingInHand();
+        this.#options.processed(message);
+      } else if (outcome !== "interrupted") {
+        this.#phase = "crashed";
+        this.#nothingInHand();
+        this.#options.crashed(message, outcome.error);
       }
-      if (timed) timed(performance.now() - started);
-
-      if (failure === undefined) {
-        this.#done(message);
-        continue;
-      }
-
-      const attempt = ++this.#attempts;
-      options.failed?.(message, failure.error, attempt);
-      if (this.#stopping || this.#held) continue; // Keep the message; try again later.
-      if (attempt < maxAttempts && options.retry!.retriable(failure.error)) {
-        const delay = backoffDelay(attempt, options.retry!.backoff);
-        options.retrying?.(message, failure.error, attempt, delay);
-        this.#state = "retrying";
-        await sleep(delay, this.#interrupt.signal);
-        continue;
-      }
-      if (options.exhausted) {
-        try {
-          const result = options.exhausted(message, failure.error, attempt);
-          if (isThenable(result)) await result;
-          this.#done(message);
-          continue;
-        } catch (error) {
-          failure = { error };
-        }
-      }
-      this.#attempts = 0;
-      this.#crashed = true;
-      this.#state = "crashed";
-      this.#nothingInHand();
-      options.crashed(message, failure.error);
     }
-    this.#state = "stopped";
+    this.#phase = "stopped";
     this.#nothingInHand();
-  }
-
-  #done(message: M): void {
-    this.#attempts = 0;
-    // A seek may have replaced the mailbox's contents meanwhile: only remove what we took.
-    if (this.#mailbox.peek() === message) this.#mailbox.shift();
-    this.#nothingInHand();
-    this.#options.processed(message);
   }
 }

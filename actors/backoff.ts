@@ -33,7 +33,8 @@ export const DEFAULT_BACKOFF: Readonly<Backoff> = Object.freeze({
 });
 
 /**
- * Fills in defaults and checks the values.
+ * Fills in defaults (from `base`, {@linkcode DEFAULT_BACKOFF} unless given) and checks the
+ * values.
  *
  * @example
  * ```ts
@@ -43,8 +44,12 @@ export const DEFAULT_BACKOFF: Readonly<Backoff> = Object.freeze({
  *
  * @throws {RangeError} naming the field that is out of range.
  */
-export function resolveBackoff(options: BackoffOptions = {}, name = "backoff"): Backoff {
-  const backoff = { ...DEFAULT_BACKOFF, ...withoutUndefined(options) };
+export function resolveBackoff(
+  options: BackoffOptions = {},
+  name = "backoff",
+  base: Backoff = DEFAULT_BACKOFF,
+): Backoff {
+  const backoff = { ...base, ...withoutUndefined(options) };
   const check = (ok: boolean, field: string, rule: string) => {
     if (!ok) {
       throw new RangeError(

@@ -5,59 +5,54 @@
  * @module
  */
 
-import type { ActorState, RetryPolicy } from "./actor.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
+import { Admission } from "./admission.ts";
+import { type AttemptHooks, type AttemptOutcome, AttemptRunner } from "./attempts.ts";
 import type { Limiter } from "./limiter.ts";
 import type { Mailbox } from "./mailbox.ts";
+import type { ActorState, SupervisedActor } from "./supervised_actor.ts";
 
 /** What a lane actor is made of. */
-export interface LaneActorOptions<M> {
+export interface LaneActorOptions<M> extends AttemptHooks<M> {
   /** Where its messages come from, in order. */
-  mailbox: Mailbox<M>;
+  readonly mailbox: Mailbox<M>;
   /**
    * The lane of a message: messages of one lane are processed one at a time, in order; `null`
    * is a lane too. Absent: every message is its own lane (no order at all).
    */
-  laneOf?: (message: M) => unknown;
+  readonly laneOf?: (message: M) => unknown;
   /** Messages in flight at once. */
-  concurrency: number;
+  readonly concurrency: number;
   /** Messages taken out of the mailbox but not done yet, at most (memory bound). */
-  maxBuffered: number;
+  readonly maxBuffered: number;
   /** A limit shared with other actors, if any. */
-  limiter?: Limiter;
+  readonly limiter?: Limiter;
   /** Asked before taking each message; false stops taking until something completes. */
-  canTake?: () => boolean;
+  canTake?(): boolean;
   /**
    * Called for each message taken from the mailbox, in mailbox order. Returning true says
    * the message is already done (e.g. completed by a previous owner): it is not processed.
    */
   taken(message: M): boolean;
-  /** The behaviour; `worker` (0 to concurrency - 1) identifies the in-flight slot. */
-  process(message: M, attempt: number, worker: number): unknown;
   /** Called once a message is done (processed, or handed to `exhausted`). */
   processed(message: M): void;
   /** Called when a lane crashes on `message`; the lane waits for {@linkcode LaneActor.restart}. */
   crashed(message: M, error: unknown): void;
-  /** Retries before a lane crashes. */
-  retry?: RetryPolicy;
-  /** Called before each retry (for metrics). */
-  retrying?(message: M, error: unknown, attempt: number, delayMs: number): void;
-  /** Called after every failed attempt (for metrics). */
-  failed?(message: M, error: unknown, attempt: number): void;
-  /** Last resort for a message whose retries are exhausted; throwing crashes the lane. */
-  exhausted?(message: M, error: unknown, attempts: number): unknown;
-  /** When given, called with how long each attempt took, in ms. */
-  timed?(ms: number): void;
 }
 
+/**
+ * Where a lane is: `waiting` (empty, or not yet queued), `ready` (queued to run its head
+ * message), `running` (its head message is in flight), `crashed` (until a restart).
+ */
+type LanePhase = "waiting" | "ready" | "running" | "crashed";
+
+/** One lane: its queue of taken messages, and the attempts of its head message. */
 interface Lane<M> {
   readonly key: unknown;
   readonly queue: M[];
   head: number;
-  busy: boolean;
-  crashed: boolean;
-  queued: boolean;
+  phase: LanePhase;
   attempts: number;
+  backingOff: boolean;
 }
 
 const NO_KEY = Symbol("no lane");
@@ -93,9 +88,11 @@ const NO_KEY = Symbol("no lane");
  *
  * @typeParam M The messages it processes.
  */
-export class LaneActor<M> {
+export class LaneActor<M> implements SupervisedActor {
   #options: LaneActorOptions<M>;
   #mailbox: Mailbox<M>;
+  #admission = new Admission();
+  #runner: AttemptRunner<M>;
   #lanes = new Map<unknown, Lane<M>>();
   #ready: Lane<M>[] = [];
   #readyHead = 0;
@@ -103,13 +100,9 @@ export class LaneActor<M> {
   #buffered = 0;
   #inFlight = 0;
   #crashedLanes = 0;
-  #held = false;
-  #stopping = false;
   #started = false;
-  #idleWaiters: (() => void)[] = [];
-  #interrupt = new AbortController();
-  #pumping = false;
-  #repump = false;
+  /** `pumping` while a pump runs; `again` when a synchronous handler finished inside it. */
+  #pump: "still" | "pumping" | "again" = "still";
 
   /**
    * Creates a stopped actor; call {@linkcode LaneActor.start}.
@@ -119,6 +112,7 @@ export class LaneActor<M> {
   constructor(options: LaneActorOptions<M>) {
     this.#options = options;
     this.#mailbox = options.mailbox;
+    this.#runner = new AttemptRunner(options, this.#admission);
     this.#freeWorkers = Array.from(
       { length: options.concurrency },
       (_, i) => options.concurrency - 1 - i,
@@ -127,8 +121,9 @@ export class LaneActor<M> {
 
   /** Where the actor is in its life (`processing` while anything is in flight). */
   get state(): ActorState {
-    if (this.#stopping && this.#inFlight === 0) return "stopped";
-    if (this.#held) return "held";
+    const phase = this.#admission.phase;
+    if (phase === "closed" && this.#inFlight === 0) return "stopped";
+    if (phase === "held") return "held";
     if (this.#inFlight > 0) return "processing";
     if (this.#crashedLanes > 0) return "crashed";
     return "idle";
@@ -149,47 +144,37 @@ export class LaneActor<M> {
     if (this.#started) return;
     this.#started = true;
     // Not inline: an arrival comes from the consumer loop, which must never run handlers.
-    this.#mailbox.onArrival = () => queueMicrotask(() => this.#pump());
-    this.#pump();
+    this.#mailbox.onArrival = () => queueMicrotask(() => this.#pumpAll());
+    this.#pumpAll();
   }
 
   /** Stops starting messages; resolves once none is in flight. Backoff waits are cut short. */
   hold(): Promise<void> {
-    this.#held = true;
-    this.#interruptWaits();
-    return this.whenIdle();
+    this.#admission.hold();
+    return this.#admission.whenIdle(this.#inFlight === 0);
   }
 
   /** Starts messages again after {@linkcode LaneActor.hold}. */
   release(): void {
-    if (!this.#held) return;
-    this.#held = false;
-    this.#pump();
-  }
-
-  /** Resolves once no message is in flight. */
-  whenIdle(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    if (this.#admission.release()) this.#pumpAll();
   }
 
   /** Restarts every crashed lane: each tries its failed message again. */
   restart(): void {
     if (this.#crashedLanes === 0) return;
     for (const lane of this.#lanes.values()) {
-      if (!lane.crashed) continue;
-      lane.crashed = false;
+      if (lane.phase !== "crashed") continue;
+      lane.phase = "waiting";
       this.#crashedLanes--;
       this.#enqueue(lane);
     }
-    this.#pump();
+    this.#pumpAll();
   }
 
   /** Stops for good: messages in flight finish, buffered ones are dropped. */
   stop(): Promise<void> {
-    this.#stopping = true;
-    this.#interruptWaits();
-    return this.whenIdle().then(() => {
+    this.#admission.close();
+    return this.#admission.whenIdle(this.#inFlight === 0).then(() => {
       this.#lanes.clear();
       this.#ready = [];
       this.#readyHead = 0;
@@ -197,38 +182,38 @@ export class LaneActor<M> {
     });
   }
 
-  #interruptWaits(): void {
-    this.#interrupt.abort();
-    this.#interrupt = new AbortController();
-  }
-
   #enqueue(lane: Lane<M>): void {
-    if (lane.queued || lane.busy || lane.crashed || lane.head >= lane.queue.length) return;
-    lane.queued = true;
+    if (lane.phase !== "waiting" || lane.head >= lane.queue.length) return;
+    lane.phase = "ready";
     this.#ready.push(lane);
   }
 
   /** Takes what it may from the mailbox, then starts what it may. */
-  #pump(): void {
-    if (this.#stopping || this.#held || !this.#started) return;
-    if (this.#pumping) {
+  #pumpAll(): void {
+    if (!this.#admission.open || !this.#started) return;
+    if (this.#pump !== "still") {
       // A synchronous handler finished inside this very pump: go round once more, or the
       // rest of the mailbox would wait for an arrival that may never come.
-      this.#repump = true;
+      this.#pump = "again";
       return;
     }
-    this.#pumping = true;
     try {
       do {
-        this.#repump = false;
-        this.#pumpOnce();
-      } while (this.#repump && !this.#stopping && !this.#held);
+        this.#pump = "pumping";
+        this.#take();
+        this.#startReady();
+      } while (this.#pumpAgain() && this.#admission.open);
     } finally {
-      this.#pumping = false;
+      this.#pump = "still";
     }
   }
 
-  #pumpOnce(): void {
+  /** True when a pump was asked for while one ran (read through a call: TS narrows fields). */
+  #pumpAgain(): boolean {
+    return this.#pump === "again";
+  }
+
+  #take(): void {
     const options = this.#options;
     const mailbox = this.#mailbox;
     const laneOf = options.laneOf;
@@ -240,15 +225,19 @@ export class LaneActor<M> {
       const key = laneOf ? laneOf(message) : NO_KEY;
       let lane = key === NO_KEY ? undefined : this.#lanes.get(key);
       if (!lane) {
-        lane = { key, queue: [], head: 0, busy: false, crashed: false, queued: false, attempts: 0 };
+        lane = { key, queue: [], head: 0, phase: "waiting", attempts: 0, backingOff: false };
         if (key !== NO_KEY) this.#lanes.set(key, lane);
       }
       lane.queue.push(message);
       this.#enqueue(lane);
     }
-    while (this.#inFlight < options.concurrency && this.#readyHead < this.#ready.length) {
-      if (options.limiter && !options.limiter.tryAcquire()) {
-        options.limiter.whenAvailable(() => this.#pump());
+  }
+
+  #startReady(): void {
+    const { concurrency, limiter } = this.#options;
+    while (this.#inFlight < concurrency && this.#readyHead < this.#ready.length) {
+      if (limiter && !limiter.tryAcquire()) {
+        limiter.whenAvailable(() => this.#pumpAll());
         break;
       }
       const lane = this.#ready[this.#readyHead++];
@@ -256,81 +245,41 @@ export class LaneActor<M> {
         this.#ready.length = 0;
         this.#readyHead = 0;
       }
-      lane.queued = false;
+      lane.phase = "running";
       this.#inFlight++;
-      lane.busy = true;
-      void this.#run(lane, this.#freeWorkers.pop()!);
+      const worker = this.#freeWorkers.pop()!;
+      const message = lane.queue[lane.head];
+      const outcome = this.#runner.run(message, lane, worker);
+      if (outcome instanceof Promise) {
+        void outcome.then((settled) => this.#finished(lane, worker, message, settled));
+      } else {
+        this.#finished(lane, worker, message, outcome);
+      }
     }
   }
 
-  async #run(lane: Lane<M>, worker: number): Promise<void> {
+  #finished(lane: Lane<M>, worker: number, message: M, outcome: AttemptOutcome): void {
     const options = this.#options;
-    const message = lane.queue[lane.head];
-    const maxAttempts = options.retry?.maxAttempts ?? 1;
-    let done = false;
-    try {
-      while (!this.#stopping && !this.#held) {
-        let failure: { error: unknown } | undefined;
-        const started = options.timed ? performance.now() : 0;
-        try {
-          const result = options.process(message, lane.attempts + 1, worker);
-          if (result !== null && typeof result === "object" && "then" in result) await result;
-        } catch (error) {
-          failure = { error };
-        }
-        options.timed?.(performance.now() - started);
-        if (failure === undefined) {
-          done = true;
-          break;
-        }
-        const attempt = ++lane.attempts;
-        options.failed?.(message, failure.error, attempt);
-        if (this.#stopping || this.#held) break;
-        if (attempt < maxAttempts && options.retry!.retriable(failure.error)) {
-          const delay = backoffDelay(attempt, options.retry!.backoff);
-          options.retrying?.(message, failure.error, attempt, delay);
-          await sleep(delay, this.#interrupt.signal);
-          continue;
-        }
-        if (options.exhausted) {
-          try {
-            const result = options.exhausted(message, failure.error, attempt);
-            if (result !== null && typeof result === "object" && "then" in result) await result;
-            done = true;
-            break;
-          } catch (error) {
-            failure = { error };
-          }
-        }
-        lane.attempts = 0;
-        lane.crashed = true;
-        this.#crashedLanes++;
-        options.crashed(message, failure.error);
-        break;
+    lane.phase = "waiting";
+    this.#inFlight--;
+    this.#freeWorkers.push(worker);
+    options.limiter?.release();
+    if (outcome === "done") {
+      lane.queue[lane.head++] = undefined as M;
+      if (lane.head === lane.queue.length) {
+        lane.queue.length = 0;
+        lane.head = 0;
+        if (lane.key !== NO_KEY) this.#lanes.delete(lane.key);
       }
-    } finally {
-      lane.busy = false;
-      this.#inFlight--;
-      this.#freeWorkers.push(worker);
-      options.limiter?.release();
-      if (done) {
-        lane.attempts = 0;
-        lane.queue[lane.head++] = undefined as M;
-        if (lane.head === lane.queue.length) {
-          lane.queue.length = 0;
-          lane.head = 0;
-          if (lane.key !== NO_KEY && !lane.crashed) this.#lanes.delete(lane.key);
-        }
-        this.#buffered--;
-        options.processed(message);
-      }
-      this.#enqueue(lane);
-      if (this.#inFlight === 0 && this.#idleWaiters.length > 0) {
-        const waiters = this.#idleWaiters;
-        this.#idleWaiters = [];
-        for (const resolve of waiters) resolve();
-      }
-      this.#pump();
+      this.#buffered--;
+      options.processed(message);
+    } else if (outcome !== "interrupted") {
+      lane.phase = "crashed";
+      this.#crashedLanes++;
+      options.crashed(message, outcome.error);
     }
+    this.#enqueue(lane);
+    if (this.#inFlight === 0) this.#admission.idle();
+    this.#pumpAll();
   }
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { createAdmin } from "../kafka/admin.ts";
+import { createAdmin } from "../mod.ts";
 import { CONNECTION_FLAGS, resolveConnection } from "./connection.ts";
 import {
   type CommandSpec,

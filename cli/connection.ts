@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type ConnectionOptions, parseBrokers, type SaslOptions } from "../kafka/client.ts";
+import { type ConnectionOptions, parseBrokers, type SaslOptions } from "../mod.ts";
 import { UsageError } from "./errors.ts";
 import type { EnvReader, FlagSpec, ParsedFlags } from "./flags.ts";
 

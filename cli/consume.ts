@@ -4,8 +4,7 @@
  * @module
  */
 
-import type { Message } from "../kafka/message.ts";
-import { createProcessor } from "../supervisor/processor.ts";
+import { createProcessor, type Message } from "../mod.ts";
 import { CONNECTION_FLAGS, resolveConnection } from "./connection.ts";
 import { type CommandSpec, type EnvReader, formatHelp, parseFlags, readEnv } from "./flags.ts";
 import { configureLogging, type LogFormat, loggingFlags } from "./logging.ts";

@@ -5,11 +5,7 @@
  * @module
  */
 
-import { createAdmin } from "../kafka/admin.ts";
-import { json } from "../kafka/codec.ts";
-import { describeError } from "../kafka/errors.ts";
-import { createProducer } from "../kafka/producer.ts";
-import { createProcessor } from "../supervisor/processor.ts";
+import { createAdmin, createProcessor, createProducer, describeError, json } from "../mod.ts";
 import { LocalKafkaError } from "../testing/errors.ts";
 import { type LocalKafka, startLocalKafka } from "../testing/local_kafka.ts";
 import { startMemoryKafka } from "../testing/memory_kafka.ts";

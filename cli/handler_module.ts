@@ -7,8 +7,7 @@
 
 import { isAbsolute, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { CodecSpec } from "../kafka/codec.ts";
-import type { Handler, ProcessorOptions } from "../supervisor/options.ts";
+import type { CodecSpec, Handler, ProcessorOptions } from "../mod.ts";
 import { UsageError } from "./errors.ts";
 
 /** Processor options a handler module may export (all but the handler itself). */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ProcessorStatus } from "../supervisor/processor.ts";
+import type { ProcessorStatus } from "../mod.ts";
 
 /** What the view shows and where. */
 export interface LiveViewOptions {
@@ -143,6 +143,10 @@ export function startLiveView(options: LiveViewOptions): LiveView {
         ? "paused (user)"
         : row.pausedBy.backpressure
         ? "paused (full)"
+        : row.pausedBy.initializing
+        ? "paused (starting)"
+        : row.pausedBy.stopping
+        ? "paused (stopping)"
         : "fetching",
     ]);
     // Room for the title, the headings, the notes and a line of slack.

@@ -5,9 +5,14 @@
  * @module
  */
 
-import type { Processor, ProcessorState, ProcessorStatus } from "../supervisor/processor.ts";
-import { Histogram, type HistogramSnapshot } from "../supervisor/histogram.ts";
-import type { PartitionStatus } from "../supervisor/supervisor.ts";
+import {
+  Histogram,
+  type HistogramSnapshot,
+  type PartitionStatus,
+  type Processor,
+  type ProcessorState,
+  type ProcessorStatus,
+} from "../mod.ts";
 import {
   type HistogramSeries,
   type MetricFamily,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Processor } from "../supervisor/processor.ts";
+import type { Processor } from "../mod.ts";
 import { createProcessorMetrics } from "./metrics.ts";
 import { EXPOSITION_CONTENT_TYPE } from "./prometheus.ts";
 

@@ -6,8 +6,7 @@
  * @module
  */
 
-import type { CodecSpec } from "../kafka/codec.ts";
-import type { Ordering, ProcessorOptions } from "../supervisor/options.ts";
+import type { CodecSpec, Ordering, ProcessorOptions } from "../mod.ts";
 import type { ResolvedConnection } from "./connection.ts";
 import { UsageError } from "./errors.ts";
 import type { ParsedFlags } from "./flags.ts";

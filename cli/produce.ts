@@ -4,7 +4,7 @@
  * @module
  */
 
-import { createProducer } from "../kafka/producer.ts";
+import { createProducer } from "../mod.ts";
 import { CONNECTION_FLAGS, resolveConnection } from "./connection.ts";
 import { type CommandSpec, type EnvReader, formatHelp, parseFlags, readEnv } from "./flags.ts";
 import { configureLogging, type LogFormat, loggingFlags } from "./logging.ts";

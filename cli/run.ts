@@ -6,8 +6,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { describeError } from "../kafka/errors.ts";
-import { createProcessor, type Processor } from "../supervisor/processor.ts";
+import { createProcessor, describeError, type Processor } from "../mod.ts";
 import { CONNECTION_FLAGS, resolveConnection } from "./connection.ts";
 import { type CommandSpec, type EnvReader, formatHelp, parseFlags, readEnv } from "./flags.ts";
 import { loadHandlerModule } from "./handler_module.ts";

@@ -4,7 +4,6 @@
  * @module
  */
 
-import type { KafkaMessage } from "kafkajs";
 import { type Codec, DecodeError } from "./codec.ts";
 
 /** Header values as Kafka carries them: UTF-8 decoded, several values for a repeated name. */
@@ -47,6 +46,27 @@ export interface Message<K = string, V = Uint8Array> {
   readonly timestamp: number;
 }
 
+/** Header values as records carry them: bytes or text, several for a repeated name. */
+export type RawHeaders = Readonly<
+  Record<string, Uint8Array | string | readonly (Uint8Array | string)[] | undefined>
+>;
+
+/**
+ * A record as a Kafka client fetched it, before decoding: the shape troupe's engine reads.
+ * A KafkaJS `KafkaMessage` has it, so the consumer loop wraps KafkaJS's records as they are,
+ * without copying them.
+ */
+export interface RawRecord {
+  /** Key bytes, or `null`. */
+  readonly key: Uint8Array | null;
+  /** Value bytes, or `null` for a tombstone. */
+  readonly value: Uint8Array | null;
+  /** Timestamp, ms since the epoch, as a decimal string. */
+  readonly timestamp: string;
+  /** Headers, if any. */
+  readonly headers?: RawHeaders;
+}
+
 /** The codecs a partition decodes with. */
 export interface MessageCodecs<K, V> {
   /** Decodes keys. */
@@ -63,37 +83,43 @@ function headerText(value: Uint8Array | string): string {
 }
 
 /**
- * A {@linkcode Message} over a KafkaJS record, decoding lazily: a handler that never reads
- * `value` never pays for decoding it.
+ * A {@linkcode Message} over a fetched {@linkcode RawRecord}, decoding lazily: a handler that
+ * never reads `value` never pays for decoding it.
  *
  * @example
- * ```ts ignore
- * const message = new ReceivedMessage("orders", 0, 42, kafkaJsMessage, codecs);
+ * ```ts
+ * import { string } from "./codec.ts";
+ * import { ReceivedMessage } from "./message.ts";
+ *
+ * const bytes = new TextEncoder().encode("hello");
+ * const record = { key: null, value: bytes, timestamp: "1700000000000" };
+ * const message = new ReceivedMessage("greetings", 0, 42, record, { key: string(), value: string() });
+ * console.log(message.value); // "hello"
  * ```
  */
 export class ReceivedMessage<K, V> implements Message<K, V> {
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
-  #raw: KafkaMessage;
+  #raw: RawRecord;
   #codecs: MessageCodecs<K, V>;
   #key: K | null | typeof NOT_DECODED = NOT_DECODED;
   #value: V | null | typeof NOT_DECODED = NOT_DECODED;
 
   /**
-   * Wraps a KafkaJS record.
+   * Wraps a fetched record.
    *
    * @param topic Its topic.
    * @param partition Its partition.
    * @param offset Its offset, already parsed.
-   * @param raw The KafkaJS record.
+   * @param raw The record as the client fetched it.
    * @param codecs The partition's codecs.
    */
   constructor(
     topic: string,
     partition: number,
     offset: number,
-    raw: KafkaMessage,
+    raw: RawRecord,
     codecs: MessageCodecs<K, V>,
   ) {
     this.topic = topic;
@@ -130,7 +156,9 @@ export class ReceivedMessage<K, V> implements Message<K, V> {
     for (const name in raw) {
       const value = raw[name];
       if (value === undefined) continue;
-      headers[name] = Array.isArray(value) ? value.map(headerText) : headerText(value);
+      headers[name] = typeof value === "string" || value instanceof Uint8Array
+        ? headerText(value)
+        : value.map(headerText);
     }
     return headers;
   }
@@ -139,8 +167,8 @@ export class ReceivedMessage<K, V> implements Message<K, V> {
     return Number(this.#raw.timestamp);
   }
 
-  /** The KafkaJS record underneath (for forwarding it unchanged, e.g. to a dead-letter topic). */
-  get raw(): KafkaMessage {
+  /** The record underneath (for forwarding it unchanged, e.g. to a dead-letter topic). */
+  get raw(): RawRecord {
     return this.#raw;
   }
 

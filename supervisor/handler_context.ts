@@ -1,11 +1,83 @@
 /**
- * The context a handler gets: where the message is from, its attempt, an abort signal, a
- * logger, and `send` for output records.
+ * Handlers and what they get: the handler's type, the context beside the message (where it is
+ * from, its attempt, an abort signal, a logger, and `send` for output records), and what a
+ * handler may return.
  *
  * @module
  */
 
-import type { HandlerContext, HandlerLogger, HandlerResult, OutputRecord } from "./options.ts";
+import type { Message } from "../kafka/message.ts";
+
+/** Where a handler logs: LogTape's `troupe.handler` category (a subset of its `Logger`). */
+export interface HandlerLogger {
+  /** Logs at debug level; `{name}` placeholders are filled from `properties`. */
+  debug(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at info level. */
+  info(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at warning level. */
+  warn(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at error level. */
+  error(message: string, properties?: Record<string, unknown>): void;
+}
+
+/**
+ * What a handler gets besides the message. One context object serves all the messages of a
+ * partition's actor; read it during the call, do not keep it.
+ */
+export interface HandlerContext {
+  /** Topic of the partition. */
+  readonly topic: string;
+  /** The partition. */
+  readonly partition: number;
+  /** 1 on the first try of this message, 2 on the first retry, and so on. */
+  readonly attempt: number;
+  /**
+   * Aborted when the processor or the partition is shutting down and the deadline for the
+   * message in hand has passed: pass it to `fetch` and the like to stop in time.
+   */
+  readonly signal: AbortSignal;
+  /** A logger in the `troupe.handler` category. */
+  readonly log: HandlerLogger;
+  /**
+   * Sends an output record as part of this message's processing (with `output` or
+   * `exactlyOnce` set): the message counts as done only once every record it sent was
+   * acknowledged (or, with `exactlyOnce`, is in the partition's open transaction).
+   */
+  send(record: OutputRecord): Promise<void>;
+}
+
+/** A record a handler emits, for any topic; encoded with the `output` codecs. */
+export interface OutputRecord {
+  /** Target topic. */
+  topic: string;
+  /** Key (records with the same key go to the same partition). */
+  key?: unknown;
+  /** Value; `null` is a tombstone. */
+  value: unknown;
+  /** Explicit partition. */
+  partition?: number;
+  /** Headers. */
+  headers?: Record<string, string | Uint8Array | (string | Uint8Array)[]>;
+  /** Timestamp, ms since the epoch. */
+  timestamp?: number;
+}
+
+/** What a handler may return: nothing, or output records (with `output` or `exactlyOnce`). */
+export type HandlerResult = void | OutputRecord | readonly OutputRecord[];
+
+/**
+ * Processes one message. Return (or resolve) when it is done: only then is its offset
+ * committable. Throw (or reject) to fail: the message is retried, then the actor crashes and
+ * is restarted on the same message. With `output` (or `exactlyOnce`) set, it may return
+ * output records; they are produced before the message counts as done.
+ *
+ * @typeParam K Decoded key type.
+ * @typeParam V Decoded value type.
+ */
+export type Handler<K, V> = (
+  message: Message<K, V>,
+  context: HandlerContext,
+) => HandlerResult | Promise<HandlerResult>;
 
 /** Produces output records; resolves once they are safe (acknowledged, or in a transaction). */
 export type OutputSender = (records: readonly OutputRecord[]) => Promise<unknown>;

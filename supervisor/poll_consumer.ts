@@ -8,6 +8,7 @@
 import type { CodecSpec, Decoded } from "../kafka/codec.ts";
 import type { Message } from "../kafka/message.ts";
 import type { TopicPartition, TopicPartitionOffset } from "./events.ts";
+import type { Handler } from "./handler_context.ts";
 import type { ProcessorOptions } from "./options.ts";
 import { createProcessor, type Processor, type ProcessorStatus } from "./processor.ts";
 
@@ -77,6 +78,150 @@ class Abandoned extends Error {
 }
 
 /**
+ * The poll-style consumer: a processor whose handler hands each message over and waits until
+ * the caller is done with it.
+ */
+class PollConsumer<K, V> implements Consumer<K, V> {
+  #processor: Processor;
+  /** Handed over by actors, not pulled yet. */
+  #waiting: Waiting<K, V>[] = [];
+  /** Returned by the last poll: released (processed) by the next poll or commit. */
+  #taken: Waiting<K, V>[] = [];
+  #arrival: (() => void) | undefined;
+  #starting: Promise<void> | undefined;
+
+  constructor(processor: (handler: Handler<K, V>) => Processor) {
+    this.#processor = processor((message) =>
+      new Promise<void>((release, abandon) => {
+        this.#waiting.push({ message, release, abandon });
+        this.#wake();
+      })
+    );
+    const events = this.#processor;
+    // Messages nobody pulled yet must not hold up a rebalance: send them back to their
+    // mailboxes (the actor keeps a failed message at its head and offers it again).
+    events.on("rebalancing", () => this.#abandon(() => true));
+    // A message from before a seek must not be handed out after it (its actor is stopping),
+    // nor one of a paused partition (as with kafka-python, a paused partition yields nothing).
+    events.on("partition-seeked", (event) => this.#abandonPartition(event));
+    events.on("partition-paused", (event) => {
+      if (event.reason === "user") this.#abandonPartition(event);
+    });
+    // On close, the message in your hands is not finished either: it stays uncommitted.
+    events.on("stopping", () => {
+      this.#abandon(() => true);
+      for (const entry of this.#taken.splice(0)) entry.abandon(new Abandoned());
+    });
+  }
+
+  #wake(): void {
+    const wake = this.#arrival;
+    this.#arrival = undefined;
+    wake?.();
+  }
+
+  /** Sends the waiting messages `which` picks back to their actors (which keep them). */
+  #abandon(which: (message: Message<K, V>) => boolean): void {
+    const kept: Waiting<K, V>[] = [];
+    for (const entry of this.#waiting.splice(0)) {
+      if (which(entry.message)) entry.abandon(new Abandoned());
+      else kept.push(entry);
+    }
+    this.#waiting.push(...kept);
+  }
+
+  #abandonPartition({ topic, partition }: TopicPartition): void {
+    this.#abandon((message) => message.topic === topic && message.partition === partition);
+  }
+
+  #releaseTaken(): void {
+    for (const entry of this.#taken) entry.release();
+    this.#taken = [];
+  }
+
+  #nextArrival(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = Number.isFinite(timeoutMs) ? setTimeout(resolve, timeoutMs) : undefined;
+      this.#arrival = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  start(): Promise<void> {
+    return this.#starting ??= this.#processor.start();
+  }
+
+  async poll(options: PollOptions = {}): Promise<Message<K, V>[]> {
+    await this.start();
+    this.#releaseTaken();
+    const max = options.maxMessages ?? 500;
+    const deadline = performance.now() + (options.timeoutMs ?? 1000);
+    // Released actors hand over their next messages within a few ticks: let them.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    while (this.#waiting.length === 0) {
+      const left = deadline - performance.now();
+      if (left <= 0 || this.#processor.status().state !== "running") return [];
+      await this.#nextArrival(left);
+    }
+    this.#taken = this.#waiting.splice(0, max);
+    return this.#taken.map((entry) => entry.message);
+  }
+
+  async commit(): Promise<void> {
+    this.#releaseTaken();
+    // Let the actors record the released messages as processed before committing.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await this.#processor.commit();
+  }
+
+  assignment(): TopicPartition[] {
+    return this.#processor.assignment();
+  }
+
+  seek(position: TopicPartitionOffset): void {
+    this.#processor.seek(position); // the partition's actor is stopping from here on
+    this.#abandonPartition(position);
+  }
+
+  seekToTimestamp(
+    target: { topic: string; partition?: number; timestamp: number },
+  ): Promise<TopicPartitionOffset[]> {
+    return this.#processor.seekToTimestamp(target);
+  }
+
+  pause(partition: TopicPartition): void {
+    this.#processor.pause(partition);
+  }
+
+  resume(partition: TopicPartition): void {
+    this.#processor.resume(partition);
+  }
+
+  status(): ProcessorStatus {
+    return this.#processor.status();
+  }
+
+  async close(): Promise<void> {
+    this.#wake();
+    await this.#processor.stop();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Message<K, V>> {
+    while (true) {
+      const [message] = await this.poll({ maxMessages: 1, timeoutMs: Infinity });
+      if (message === undefined) return;
+      yield message;
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
  * Creates a poll-style consumer. Under it runs a processor whose handler hands each message
  * over and waits until you are done with it, so everything the processor guarantees holds:
  * bounded memory, per-partition order, rebalance safety, no commit of what you did not
@@ -102,136 +247,16 @@ class Abandoned extends Error {
 export function createConsumer<KC extends CodecSpec = "string", VC extends CodecSpec = "bytes">(
   options: ConsumerOptions<KC, VC>,
 ): Consumer<Decoded<KC>, Decoded<VC>> {
-  type K = Decoded<KC>;
-  type V = Decoded<VC>;
-  const waiting: Waiting<K, V>[] = [];
-  let taken: Waiting<K, V>[] = [];
-  let arrival: (() => void) | undefined;
-  let starting: Promise<void> | undefined;
-
-  const processor: Processor = createProcessor<KC, VC>({
-    ...options,
-    // Many messages of a partition may wait to be pulled at once (a poll returns batches);
-    // they are handed over in offset order, and a partition's messages are released in the
-    // order they were returned, so its order holds.
-    ordering: options.ordering ?? "unordered",
-    concurrency: options.concurrency ?? (options.ordering === undefined ? 500 : undefined),
-    autoCommit: options.autoCommit ?? false,
-    handler: (message) =>
-      new Promise<void>((release, abandon) => {
-        waiting.push({ message, release, abandon });
-        const wake = arrival;
-        arrival = undefined;
-        wake?.();
-      }),
-  } as ProcessorOptions<KC, VC>);
-
-  // Messages nobody pulled yet must not hold up a rebalance: send them back to their
-  // mailboxes (the actor keeps a failed message at its head and offers it again).
-  const abandonWaiting = () => {
-    for (const entry of waiting.splice(0)) entry.abandon(new Abandoned());
-  };
-  processor.on("rebalancing", abandonWaiting);
-  /** Sends a partition's waiting messages back to their actor (which keeps them). */
-  const abandonPartition = ({ topic, partition }: TopicPartition) => {
-    const others: Waiting<K, V>[] = [];
-    for (const entry of waiting.splice(0)) {
-      if (entry.message.topic === topic && entry.message.partition === partition) {
-        entry.abandon(new Abandoned());
-      } else {
-        others.push(entry);
-      }
-    }
-    waiting.push(...others);
-  };
-  // A message from before a seek must not be handed out after it (its actor is stopping),
-  // nor one of a paused partition (as with kafka-python, a paused partition yields nothing).
-  processor.on("partition-seeked", abandonPartition);
-  processor.on("partition-paused", (event) => {
-    if (event.reason === "user") abandonPartition(event);
-  });
-  // On close, the message in your hands is not finished either: it stays uncommitted.
-  processor.on("stopping", () => {
-    abandonWaiting();
-    for (const entry of taken.splice(0)) entry.abandon(new Abandoned());
-  });
-
-  const start = () => starting ??= processor.start();
-
-  const releaseTaken = () => {
-    for (const entry of taken) entry.release();
-    taken = [];
-  };
-
-  const nextArrival = (timeoutMs: number) =>
-    new Promise<void>((resolve) => {
-      const timer = Number.isFinite(timeoutMs) ? setTimeout(resolve, timeoutMs) : undefined;
-      arrival = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-
-  const poll = async (pollOptions: PollOptions = {}): Promise<Message<K, V>[]> => {
-    await start();
-    releaseTaken();
-    const max = pollOptions.maxMessages ?? 500;
-    const deadline = performance.now() + (pollOptions.timeoutMs ?? 1000);
-    // Released actors hand over their next messages within a few ticks: let them.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    while (waiting.length === 0) {
-      const left = deadline - performance.now();
-      if (left <= 0 || processor.status().state !== "running") return [];
-      await nextArrival(left);
-    }
-    taken = waiting.splice(0, max);
-    return taken.map((entry) => entry.message);
-  };
-
-  const consumer: Consumer<K, V> = {
-    start,
-    poll,
-    async commit() {
-      releaseTaken();
-      // Let the actors record the released messages as processed before committing.
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      await processor.commit();
-    },
-    assignment: () => processor.assignment(),
-    seek(position) {
-      processor.seek(position); // the partition's actor is stopping from here on
-      const others: Waiting<K, V>[] = [];
-      for (const entry of waiting.splice(0)) {
-        if (
-          entry.message.topic === position.topic && entry.message.partition === position.partition
-        ) {
-          entry.abandon(new Abandoned());
-        } else {
-          others.push(entry);
-        }
-      }
-      waiting.push(...others);
-    },
-    seekToTimestamp: (target) => processor.seekToTimestamp(target),
-    pause: (partition) => processor.pause(partition),
-    resume: (partition) => processor.resume(partition),
-    status: () => processor.status(),
-    async close() {
-      const wake = arrival;
-      arrival = undefined;
-      wake?.();
-      await processor.stop();
-    },
-    async *[Symbol.asyncIterator]() {
-      while (true) {
-        const [message] = await poll({ maxMessages: 1, timeoutMs: Infinity });
-        if (message === undefined) return;
-        yield message;
-      }
-    },
-    [Symbol.asyncDispose]() {
-      return consumer.close();
-    },
-  };
-  return consumer;
+  return new PollConsumer<Decoded<KC>, Decoded<VC>>((handler) =>
+    createProcessor<KC, VC>({
+      ...options,
+      // Many messages of a partition may wait to be pulled at once (a poll returns batches);
+      // they are handed over in offset order, and a partition's messages are released in the
+      // order they were returned, so its order holds.
+      ordering: options.ordering ?? "unordered",
+      concurrency: options.concurrency ?? (options.ordering === undefined ? 500 : undefined),
+      autoCommit: options.autoCommit ?? false,
+      handler,
+    } as ProcessorOptions<KC, VC>)
+  );
 }

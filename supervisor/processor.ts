@@ -1,47 +1,38 @@
 /**
- * `createProcessor`: a supervisor and its consumer loop, with a lifecycle.
+ * `createProcessor`: a partition table fed by a consumer loop, with a lifecycle.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
+import { Limiter } from "../actors/limiter.ts";
 import { type Admin, createAdmin } from "../kafka/admin.ts";
-import { createKafkaClient } from "../kafka/client.ts";
-import {
-  createProducer,
-  encodeRecord,
-  type Producer,
-  type ProducerRecord,
-} from "../kafka/producer.ts";
-import { PartitionTransactions } from "./transactions.ts";
-import { ConsumerLoop } from "./consumer_loop.ts";
+import type { CodecSpec, Decoded } from "../kafka/codec.ts";
 import { describeError, KafkaConnectionError } from "../kafka/errors.ts";
+import type { CommittedOffsetsReader, OffsetCommitter } from "./committer.ts";
+import { ConnectionMonitor, type ConnectionStatus } from "./connection_monitor.ts";
+import { ConsumerLoop } from "./consumer_loop.ts";
+import { DeadLetters } from "./dead_letters.ts";
+import { EventBus, type ProcessorListener } from "./event_bus.ts";
 import type {
   EscalationError,
   ProcessorEvent,
-  ProcessorEventOf,
   ProcessorEventType,
   TopicPartition,
   TopicPartitionOffset,
 } from "./events.ts";
-import type { CodecSpec, Decoded } from "../kafka/codec.ts";
-import { type OutputRecord, type ProcessorOptions, resolveProcessorOptions } from "./options.ts";
-import type { HistogramSnapshot } from "./histogram.ts";
-import { type DeadLetterRecord, type PartitionStatus, Supervisor } from "./supervisor.ts";
+import { GroupCommitter } from "./group_committer.ts";
+import { Histogram, type HistogramSnapshot } from "./histogram.ts";
+import type { ProcessorOptions } from "./options.ts";
+import { DirectOutputs, type OutputPath } from "./output_path.ts";
+import type { PartitionStatus } from "./partition.ts";
+import { PartitionTable } from "./partition_table.ts";
+import { Pipeline } from "./pipeline.ts";
+import { type ResolvedProcessorOptions, resolveProcessorOptions } from "./resolve_options.ts";
+import type { Assignment, FetcherObserver } from "./seam.ts";
+import { TransactionalCommitter } from "./transactional_committer.ts";
 
 const log = getLogger(["troupe", "processor"]);
-
-/** True for KafkaJS errors that mean the broker could not be reached (not a refusal). */
-function isConnectionError(error: unknown): boolean {
-  for (let cause = error; cause instanceof Error; cause = (cause as { cause?: unknown }).cause) {
-    if (
-      /Connection|NumberOfRetriesExceeded|RequestTimeout|BrokerNotFound/.test(cause.name) ||
-      /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH/.test(cause.message)
-    ) return true;
-    if (cause === (cause as { cause?: unknown }).cause) break;
-  }
-  return false;
-}
 
 /**
  * Where a processor is in its life: `idle` until `start()`, `starting` until it joined its
@@ -72,17 +63,8 @@ export interface ProcessorStatus {
   /** Handler attempt durations in ms, when `measureProcessingTime` is on; else `null`. */
   readonly processingTime: HistogramSnapshot | null;
   /** Whether Kafka answers: false from a failed commit or a consumer crash until it recovers. */
-  readonly connection: {
-    readonly connected: boolean;
-    /** When it last changed, ms since the epoch. */
-    readonly since: number;
-    /** The error that marked it lost, while lost. */
-    readonly lastError: string | null;
-  };
+  readonly connection: ConnectionStatus;
 }
-
-/** A listener of one kind of event. */
-export type ProcessorListener<T extends ProcessorEventType> = (event: ProcessorEventOf<T>) => void;
 
 /**
  * A running stream processor: one actor per assigned partition, supervised. Create it with
@@ -133,6 +115,275 @@ export interface Processor extends AsyncDisposable {
 }
 
 /**
+ * The processor: its life from `idle` to `stopped` or `failed`, around a partition table fed
+ * by a consumer loop. Everything else is done by the parts it assembles.
+ */
+class StreamProcessor<K, V> implements Processor {
+  #options: ResolvedProcessorOptions<K, V>;
+  #state: ProcessorState = "idle";
+  #joins = 0;
+  #failure: Error | undefined;
+  #events = new EventBus();
+  #connection = new ConnectionMonitor((event) => this.#emit(event));
+  #histogram: Histogram | null;
+  #deadLetters: DeadLetters;
+  #outputs: DirectOutputs | null;
+  #table: PartitionTable<K, V>;
+  #loop: ConsumerLoop<K, V>;
+  #admin: Admin | undefined;
+  #commitTimer: ReturnType<typeof setInterval> | undefined;
+  #starting: Promise<void> | undefined;
+  #ending: Promise<void> | undefined;
+  #done = Promise.withResolvers<void>();
+
+  constructor(options: ResolvedProcessorOptions<K, V>) {
+    this.#options = options;
+    // A failure is reported through `done`; nobody is forced to watch it.
+    this.#done.promise.catch(() => {});
+    const emit = (event: ProcessorEvent) => this.#emit(event);
+    this.#histogram = options.measureProcessingTime ? new Histogram() : null;
+    this.#deadLetters = new DeadLetters(options.connection, emit);
+    this.#outputs = options.output && !options.exactlyOnce
+      ? new DirectOutputs(options as ResolvedProcessorOptions<unknown, unknown>)
+      : null;
+    const committer = this.#committer();
+    const pipeline = new Pipeline(options, {
+      outputs: (partition, epoch): OutputPath | null =>
+        committer instanceof TransactionalCommitter
+          ? committer.outputPath(partition, epoch)
+          : this.#outputs,
+      deadLetters: this.#deadLetters,
+      limiter: options.maxInFlight === null ? null : new Limiter(options.maxInFlight),
+      histogram: this.#histogram,
+    });
+    this.#table = new PartitionTable(options, {
+      pipeline,
+      committer,
+      emit,
+      escalate: (error: EscalationError) => void this.#end(error),
+    });
+    this.#loop = new ConsumerLoop(options, this.#table, this.#observer());
+  }
+
+  get done(): Promise<void> {
+    return this.#done.promise;
+  }
+
+  /** Group commits, or transactions with `exactlyOnce`. */
+  #committer(): OffsetCommitter<K, V> {
+    const options = this.#options;
+    const committedOffsets: CommittedOffsetsReader = (topic) =>
+      this.#adminClient().committedOffsets(options.groupId, [topic]);
+    if (options.exactlyOnce) return new TransactionalCommitter(options, committedOffsets);
+    return new GroupCommitter({
+      lanes: options.ordering !== "partition",
+      metadataMaxBytes: options.offsetMetadataMaxBytes,
+      committedOffsets,
+    });
+  }
+
+  /** An admin client, made on first use. */
+  #adminClient(): Admin {
+    return this.#admin ??= createAdmin(this.#options.connection);
+  }
+
+  /** What the consumer loop reports: joins, crashes and signs of life. */
+  #observer(): FetcherObserver {
+    const connection = this.#connection;
+    return {
+      get watching() {
+        return connection.watching;
+      },
+      joined: (memberId, assignment) => this.#joined(memberId, assignment),
+      crashed: (error, restarting) => this.#crashed(error, restarting),
+      alive: () => connection.restored(),
+    };
+  }
+
+  #joined(memberId: string | null, assignment: Assignment): void {
+    this.#joins++;
+    const partitions = Object.entries(assignment).flatMap(([topic, list]) =>
+      list.map((partition) => ({ topic, partition }))
+    );
+    log.info("joined group {groupId} as {memberId} with {count} partition(s)", {
+      groupId: this.#options.groupId,
+      memberId,
+      count: partitions.length,
+    });
+    this.#emit({ type: "joined", memberId, assignment: partitions });
+  }
+
+  #crashed(error: unknown, restarting: boolean): void {
+    log.error("the Kafka consumer crashed ({what}): {error}", {
+      what: restarting ? "it is restarted" : "for good",
+      error: describeError(error),
+    });
+    this.#emit({ type: "consumer-crashed", error, restarting });
+    this.#connection.lost(error);
+    if (!restarting && (this.#state === "running" || this.#state === "starting")) {
+      void this.#end(new KafkaConnectionError("the Kafka consumer failed", error));
+    }
+  }
+
+  #emit(event: ProcessorEvent): void {
+    this.#connection.observe(event);
+    this.#events.emit(event);
+  }
+
+  start(): Promise<void> {
+    if (this.#starting) return this.#starting;
+    if (this.#state !== "idle") {
+      return Promise.reject(new Error(`cannot start a ${this.#state} processor`));
+    }
+    this.#state = "starting";
+    this.#starting = (async () => {
+      try {
+        await this.#loop.start();
+      } catch (error) {
+        const reason = error instanceof Error ? error : new Error(String(error));
+        await this.#end(reason);
+        throw reason;
+      }
+      if (this.#state !== "starting") return; // stopped while starting
+      this.#state = "running";
+      const options = this.#options;
+      this.#connection.watchHeartbeats(
+        () => this.#loop.silentFor(),
+        options.consumer.heartbeatInterval,
+      );
+      if (options.autoCommit) {
+        this.#commitTimer = setInterval(
+          () => void this.#table.commit("interval"),
+          options.commitIntervalMs,
+        );
+      }
+    })();
+    return this.#starting;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === "idle") {
+      this.#state = "stopped";
+      this.#done.resolve();
+      return;
+    }
+    if (this.#starting) await this.#starting.catch(() => {});
+    await this.#end();
+  }
+
+  /** Brings everything down, gracefully; `error` makes it a failure. */
+  #end(error?: Error): Promise<void> {
+    if (this.#ending) return this.#ending;
+    const wasRunning = this.#state === "running" || this.#state === "starting";
+    this.#state = "stopping";
+    clearInterval(this.#commitTimer);
+    this.#connection.stop();
+    this.#ending = (async () => {
+      const options = this.#options;
+      if (wasRunning) {
+        await this.#table.stop(options.shutdownTimeoutMs, error ? "escalation" : "stop");
+      }
+      await this.#loop.stop().catch((stopError) =>
+        log.warn("leaving the group failed: {error}", { error: describeError(stopError) })
+      );
+      await this.#table.close().catch(() => {});
+      await this.#admin?.close().catch(() => {});
+      await this.#deadLetters.close();
+      await this.#outputs?.close();
+      this.#settle(error);
+    })();
+    return this.#ending;
+  }
+
+  #settle(error: Error | undefined): void {
+    if (error) {
+      this.#failure = error;
+      this.#state = "failed";
+      log.error("processor failed: {error}", { error: describeError(error) });
+      this.#emit({ type: "processor-failed", error });
+      this.#done.reject(error);
+    } else {
+      this.#state = "stopped";
+      log.info("processor stopped");
+      this.#emit({ type: "processor-stopped" });
+      this.#done.resolve();
+    }
+  }
+
+  status(): ProcessorStatus {
+    const partitions = this.#table.status();
+    let processed = 0;
+    let restarts = 0;
+    let mailboxSize = 0;
+    for (const row of partitions) {
+      processed += row.processed;
+      restarts += row.restarts;
+      mailboxSize += row.mailboxSize;
+    }
+    return {
+      state: this.#state,
+      groupId: this.#options.groupId,
+      memberId: this.#loop.memberId,
+      joins: this.#joins,
+      partitions,
+      totals: { processed, restarts, mailboxSize },
+      error: this.#failure ? describeError(this.#failure) : null,
+      processingTime: this.#histogram?.snapshot() ?? null,
+      connection: this.#connection.status,
+    };
+  }
+
+  on(type: string, listener: (event: never) => void): () => void {
+    return this.#events.on(type as "*", listener as (event: ProcessorEvent) => void);
+  }
+
+  pause({ topic, partition }: TopicPartition): void {
+    this.#table.pause(topic, partition);
+  }
+
+  resume({ topic, partition }: TopicPartition): void {
+    this.#table.resume(topic, partition);
+  }
+
+  assignment(): TopicPartition[] {
+    return this.#table.assignment();
+  }
+
+  commit(): Promise<void> {
+    return this.#table.commit("manual");
+  }
+
+  seek({ topic, partition, offset }: TopicPartitionOffset): void {
+    this.#table.seek(topic, partition, offset);
+  }
+
+  async seekToTimestamp(
+    { topic, partition, timestamp }: { topic: string; partition?: number; timestamp: number },
+  ): Promise<TopicPartitionOffset[]> {
+    const found = await this.#adminClient().offsetsForTimestamp(topic, timestamp);
+    const owned = new Set(
+      this.#table.assignment().filter((tp) => tp.topic === topic).map((tp) => tp.partition),
+    );
+    const chosen: TopicPartitionOffset[] = [];
+    for (const row of found) {
+      if (!owned.has(row.partition) || (partition !== undefined && row.partition !== partition)) {
+        continue;
+      }
+      this.#table.seek(topic, row.partition, row.offset);
+      chosen.push({ topic, partition: row.partition, offset: row.offset });
+    }
+    if (partition !== undefined && chosen.length === 0) {
+      throw new Error(`cannot seek ${topic}[${partition}]: it is not assigned to this processor`);
+    }
+    return chosen;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
+
+/**
  * Creates a stream processor: a supervisor that spawns one actor per assigned partition,
  * each processing its partition's messages in order and committing only what it processed.
  * Options are checked here, before anything connects; `start()` connects.
@@ -160,298 +411,5 @@ export interface Processor extends AsyncDisposable {
 export function createProcessor<KC extends CodecSpec = "string", VC extends CodecSpec = "bytes">(
   options: ProcessorOptions<KC, VC>,
 ): Processor {
-  type K = Decoded<KC>;
-  type V = Decoded<VC>;
-  const resolved = resolveProcessorOptions(options);
-  const kafka = createKafkaClient(resolved.connection);
-
-  let state: ProcessorState = "idle";
-  let joins = 0;
-  let failure: Error | undefined;
-  let commitTimer: ReturnType<typeof setInterval> | undefined;
-  let watchdog: ReturnType<typeof setInterval> | undefined;
-  let starting: Promise<void> | undefined;
-  let ending: Promise<void> | undefined;
-  let admin: Admin | undefined;
-  const listeners = new Map<string, Set<(event: ProcessorEvent) => void>>();
-  const done = Promise.withResolvers<void>();
-  // A failure is reported through `done`; nobody is forced to watch it.
-  done.promise.catch(() => {});
-
-  let connection = { connected: true, since: Date.now(), lastError: null as string | null };
-  const connectionLost = (error: unknown) => {
-    if (!connection.connected) return;
-    connection = { connected: false, since: Date.now(), lastError: describeError(error) };
-    loop.watched = true;
-    log.warn("Kafka is not answering: {error}", { error: connection.lastError });
-    emit({ type: "connection-lost", error });
-  };
-  const connectionRestored = () => {
-    if (connection.connected) return;
-    const downMs = Date.now() - connection.since;
-    connection = { connected: true, since: Date.now(), lastError: null };
-    loop.watched = false;
-    log.info("Kafka answers again after {downMs} ms", { downMs });
-    emit({ type: "connection-restored", downMs });
-  };
-
-  const emit = (event: ProcessorEvent) => {
-    switch (event.type) {
-      case "commit-failed":
-        if (isConnectionError(event.error)) connectionLost(event.error);
-        break;
-      case "offsets-committed":
-      case "joined":
-        connectionRestored();
-        break;
-    }
-    for (const key of [event.type, "*"]) {
-      const set = listeners.get(key);
-      if (!set) continue;
-      for (const listener of set) {
-        try {
-          listener(event);
-        } catch (error) {
-          log.error("a {type} listener threw: {error}", {
-            type: event.type,
-            error: describeError(error),
-          });
-        }
-      }
-    }
-  };
-
-  const loop = new ConsumerLoop(kafka, resolved, {
-    joined(memberId, assignment) {
-      joins++;
-      const partitions = Object.entries(assignment).flatMap(([topic, list]) =>
-        list.map((partition) => ({ topic, partition }))
-      );
-      log.info("joined group {groupId} as {memberId} with {count} partition(s)", {
-        groupId: resolved.groupId,
-        memberId,
-        count: partitions.length,
-      });
-      emit({ type: "joined", memberId, assignment: partitions });
-    },
-    alive: () => connectionRestored(),
-    crashed(error, restarting) {
-      log.error("the Kafka consumer crashed ({what}): {error}", {
-        what: restarting ? "KafkaJS restarts it" : "for good",
-        error: describeError(error),
-      });
-      emit({ type: "consumer-crashed", error, restarting });
-      connectionLost(error);
-      if (!restarting && (state === "running" || state === "starting")) {
-        void end(new KafkaConnectionError("the Kafka consumer failed", error));
-      }
-    },
-  });
-  // The dead-letter producer is made on first use: most processors never need one.
-  let deadLetters: Producer<Uint8Array, Uint8Array> | undefined;
-  const sendDeadLetter = (record: DeadLetterRecord) => {
-    deadLetters ??= createProducer({
-      ...resolved.connection,
-      clientId: `${resolved.connection.clientId}-dead-letters`,
-      keyCodec: "bytes",
-      valueCodec: "bytes",
-    });
-    return deadLetters.send(record);
-  };
-  // Outputs (consume-transform-produce), at least once: one shared producer, made on first use.
-  let outputs: Producer<unknown, unknown> | undefined;
-  const output = resolved.output;
-  const sendOutputs = (records: readonly OutputRecord[]) => {
-    outputs ??= createProducer({
-      ...resolved.connection,
-      clientId: `${resolved.connection.clientId}-outputs`,
-      keyCodec: output!.keyCodec,
-      valueCodec: output!.valueCodec,
-    });
-    return outputs.sendAll(records as ProducerRecord<unknown, unknown>[]);
-  };
-  // Exactly once: a transactional producer per input partition, its id derived from it.
-  const transactions = (topic: string, partition: number) =>
-    new PartitionTransactions({
-      producer: () =>
-        kafka.producer({
-          transactionalId: `${resolved.exactlyOnce!.transactionalIdPrefix}-${topic}-${partition}`,
-          idempotent: true,
-          maxInFlightRequests: 1,
-        }),
-      groupId: resolved.groupId,
-      topic,
-      partition,
-    });
-  const encodeOutput = (record: OutputRecord) => ({
-    topic: record.topic,
-    message: encodeRecord(
-      record as ProducerRecord<unknown, unknown>,
-      output!.keyCodec,
-      output!.valueCodec,
-    ),
-  });
-
-  const supervisor = new Supervisor<K, V>(resolved, {
-    control: loop,
-    emit,
-    onEscalation: (error: EscalationError) => void end(error),
-    sendDeadLetter,
-    sendOutputs: output ? sendOutputs : undefined,
-    transactions: resolved.exactlyOnce ? transactions : undefined,
-    encodeOutput: output ? encodeOutput : undefined,
-    committedOffsets: async (topic) => {
-      admin ??= createAdmin(resolved.connection);
-      return await admin.committedOffsets(resolved.groupId, [topic]);
-    },
-  });
-  loop.attach(supervisor);
-
-  /** Brings everything down, gracefully; `error` makes it a failure. */
-  const end = (error?: Error): Promise<void> => {
-    if (ending) return ending;
-    const wasRunning = state === "running" || state === "starting";
-    state = "stopping";
-    clearInterval(commitTimer);
-    clearInterval(watchdog);
-    ending = (async () => {
-      if (wasRunning) {
-        await supervisor.stop(resolved.shutdownTimeoutMs, error ? "escalation" : "stop");
-      }
-      await loop.stop().catch((stopError) =>
-        log.warn("leaving the group failed: {error}", { error: describeError(stopError) })
-      );
-      await supervisor.close().catch(() => {});
-      await admin?.close().catch(() => {});
-      await deadLetters?.close().catch(() => {});
-      await outputs?.close().catch(() => {});
-      if (error) {
-        failure = error;
-        state = "failed";
-        log.error("processor failed: {error}", { error: describeError(error) });
-        emit({ type: "processor-failed", error });
-        done.reject(error);
-      } else {
-        state = "stopped";
-        log.info("processor stopped");
-        emit({ type: "processor-stopped" });
-        done.resolve();
-      }
-    })();
-    return ending;
-  };
-
-  const processor: Processor = {
-    start() {
-      if (starting) return starting;
-      if (state !== "idle") return Promise.reject(new Error(`cannot start a ${state} processor`));
-      state = "starting";
-      starting = (async () => {
-        try {
-          await loop.start();
-        } catch (error) {
-          const reason = error instanceof Error ? error : new Error(String(error));
-          await end(reason);
-          throw reason;
-        }
-        if (state !== "starting") return; // stopped while starting
-        state = "running";
-        // Heartbeats flow every heartbeatInterval whatever handlers do; their silence is the
-        // quickest sign that Kafka stopped answering (commits only happen when work was done).
-        const silence = Math.max(3 * resolved.consumer.heartbeatInterval, 3_000);
-        watchdog = setInterval(() => {
-          const silent = loop.silentFor();
-          if (silent > silence) {
-            connectionLost(new Error(`no heartbeat acknowledged for ${silent} ms`));
-          }
-        }, 1_000);
-        if (resolved.autoCommit) {
-          commitTimer = setInterval(
-            () => void supervisor.commit("interval"),
-            resolved.commitIntervalMs,
-          );
-        }
-      })();
-      return starting;
-    },
-    async stop() {
-      if (state === "idle") {
-        state = "stopped";
-        done.resolve();
-        return;
-      }
-      if (starting) await starting.catch(() => {});
-      await end();
-    },
-    status() {
-      const partitions = supervisor.status();
-      let processed = 0;
-      let restarts = 0;
-      let mailboxSize = 0;
-      for (const row of partitions) {
-        processed += row.processed;
-        restarts += row.restarts;
-        mailboxSize += row.mailboxSize;
-      }
-      return {
-        state,
-        groupId: resolved.groupId,
-        memberId: loop.memberId,
-        joins,
-        partitions,
-        totals: { processed, restarts, mailboxSize },
-        error: failure ? describeError(failure) : null,
-        processingTime: supervisor.processingTime(),
-        connection,
-      };
-    },
-    done: done.promise,
-    on(type: string, listener: (event: never) => void) {
-      let set = listeners.get(type);
-      if (!set) listeners.set(type, set = new Set());
-      const entry = listener as (event: ProcessorEvent) => void;
-      set.add(entry);
-      return () => void set.delete(entry);
-    },
-    pause({ topic, partition }) {
-      supervisor.pause(topic, partition);
-    },
-    assignment() {
-      return supervisor.assigned().sort((a, b) =>
-        a.topic.localeCompare(b.topic) || a.partition - b.partition
-      );
-    },
-    commit() {
-      return supervisor.commit("manual");
-    },
-    seek({ topic, partition, offset }) {
-      supervisor.seek(topic, partition, offset);
-    },
-    async seekToTimestamp({ topic, partition, timestamp }) {
-      admin ??= createAdmin(resolved.connection);
-      const found = await admin.offsetsForTimestamp(topic, timestamp);
-      const owned = new Set(
-        supervisor.assigned().filter((tp) => tp.topic === topic).map((tp) => tp.partition),
-      );
-      const chosen: TopicPartitionOffset[] = [];
-      for (const row of found) {
-        if (!owned.has(row.partition) || (partition !== undefined && row.partition !== partition)) {
-          continue;
-        }
-        supervisor.seek(topic, row.partition, row.offset);
-        chosen.push({ topic, partition: row.partition, offset: row.offset });
-      }
-      if (partition !== undefined && chosen.length === 0) {
-        throw new Error(`cannot seek ${topic}[${partition}]: it is not assigned to this processor`);
-      }
-      return chosen;
-    },
-    resume({ topic, partition }) {
-      supervisor.resume(topic, partition);
-    },
-    [Symbol.asyncDispose]() {
-      return processor.stop();
-    },
-  };
-  return processor;
+  return new StreamProcessor<Decoded<KC>, Decoded<VC>>(resolveProcessorOptions(options));
 }

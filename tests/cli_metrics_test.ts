@@ -9,13 +9,14 @@ import { parseExposition, sumOf } from "./_prometheus.ts";
 function row(partial: Partial<PartitionStatus> & { partition: number }): PartitionStatus {
   return {
     topic: "orders",
+    phase: "running",
     epoch: 1,
     actor: "idle",
     processedOffset: null,
     committedOffset: null,
     mailboxSize: 0,
     paused: false,
-    pausedBy: { backpressure: false, user: false },
+    pausedBy: { backpressure: false, user: false, initializing: false, stopping: false },
     processed: 0,
     failed: 0,
     retried: 0,
@@ -242,7 +243,11 @@ Deno.test("live view: a table redrawn in place, clipped to the terminal, logs pr
   const writes: string[] = [];
   let current = status([
     row({ partition: 0, processed: 5, lag: 2, mailboxSize: 1, restarts: 1, actor: "processing" }),
-    row({ partition: 1, pausedBy: { backpressure: true, user: false }, paused: true }),
+    row({
+      partition: 1,
+      pausedBy: { backpressure: true, user: false, initializing: false, stopping: false },
+      paused: true,
+    }),
     row({ partition: 2 }),
     row({ partition: 3 }),
   ]);

@@ -179,7 +179,12 @@ Deno.test("pause and resume a partition: seen in status() and in the order of pr
   await waitFor(() => order.length === 200, "partition 1 done");
   const paused = processor.status().partitions.find((row) => row.partition === 0)!;
   assert.equal(paused.paused, true);
-  assert.deepEqual(paused.pausedBy, { backpressure: false, user: true });
+  assert.deepEqual(paused.pausedBy, {
+    backpressure: false,
+    user: true,
+    initializing: false,
+    stopping: false,
+  });
   assert.equal(paused.processed, 0);
   assert.ok(order.every((entry) => entry.startsWith("1:")), "nothing of partition 0 while paused");
   processor.resume({ topic, partition: 0 });

@@ -21,7 +21,7 @@
  */
 
 import { createAdmin, createProcessor, type Processor } from "../../mod.ts";
-import { resolveProcessorOptions } from "../../supervisor/options.ts";
+import { resolveProcessorOptions } from "../../supervisor/resolve_options.ts";
 import {
   delay,
   finish,

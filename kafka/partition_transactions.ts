@@ -5,27 +5,35 @@
  * @module
  */
 
-import type { Message as KafkaJsMessage, Producer as KafkaJsProducer, Transaction } from "kafkajs";
+import type {
+  Kafka,
+  Message as KafkaJsMessage,
+  Producer as KafkaJsProducer,
+  Transaction,
+} from "kafkajs";
+import { type ConnectionOptions, createKafkaClient } from "./client.ts";
+import type { Codec } from "./codec.ts";
+import { encodeRecord, type ProducerRecord } from "./producer.ts";
 
 /** What a partition's transactions need. */
 export interface PartitionTransactionsOptions {
+  /** How to reach Kafka. */
+  readonly connection: ConnectionOptions;
   /**
-   * Makes a KafkaJS transactional producer for this partition alone (see `transactionalId`).
-   * Called again after a failure left KafkaJS's transaction state stuck.
+   * The transactional id, for this input partition alone: the next owner of the partition
+   * uses the same one, and so fences this one.
    */
-  producer: () => KafkaJsProducer;
+  readonly transactionalId: string;
   /** The consumer group whose offset the transactions commit. */
-  groupId: string;
+  readonly groupId: string;
   /** The input topic. */
-  topic: string;
-  /** The input partition. */
-  partition: number;
-}
-
-/** An output record, encoded. */
-export interface EncodedOutput {
   readonly topic: string;
-  readonly message: KafkaJsMessage;
+  /** The input partition. */
+  readonly partition: number;
+  /** Encodes output keys. */
+  readonly keyCodec: Codec<unknown>;
+  /** Encodes output values. */
+  readonly valueCodec: Codec<unknown>;
 }
 
 /**
@@ -39,13 +47,22 @@ export interface EncodedOutput {
  *
  * @example
  * ```ts ignore
- * const transactions = new PartitionTransactions({ producer, groupId, topic, partition });
- * await transactions.run(() => transactions.send(outputs));
+ * const transactions = new PartitionTransactions({
+ *   connection: { brokers: ["127.0.0.1:9092"] },
+ *   transactionalId: "billing-orders-0",
+ *   groupId: "billing",
+ *   topic: "orders",
+ *   partition: 0,
+ *   keyCodec: string(),
+ *   valueCodec: json(),
+ * });
+ * await transactions.run(() => transactions.send([{ topic: "invoices", value: { total: 3 } }]));
  * await transactions.run(() => transactions.commit(nextOffset));
  * ```
  */
 export class PartitionTransactions {
   #options: PartitionTransactionsOptions;
+  #kafka: Kafka;
   #producer: KafkaJsProducer;
   #connected: Promise<void> | undefined;
   #transaction: Transaction | undefined;
@@ -60,7 +77,17 @@ export class PartitionTransactions {
    */
   constructor(options: PartitionTransactionsOptions) {
     this.#options = options;
-    this.#producer = options.producer();
+    this.#kafka = createKafkaClient(options.connection);
+    this.#producer = this.#newProducer();
+  }
+
+  /** A KafkaJS transactional producer (made again after a failure left its state stuck). */
+  #newProducer(): KafkaJsProducer {
+    return this.#kafka.producer({
+      transactionalId: this.#options.transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
   }
 
   /** True while a transaction is open. */
@@ -106,22 +133,28 @@ export class PartitionTransactions {
     const connected = this.#connected;
     this.#transaction = undefined;
     this.messages = 0;
-    this.#producer = this.#options.producer();
+    this.#producer = this.#newProducer();
     this.#connected = undefined;
     if (connected) await old.disconnect().catch(() => {});
     await this.prepare();
   }
 
-  /** Sends outputs in the open transaction (opening one if needed). */
-  async send(outputs: readonly EncodedOutput[]): Promise<void> {
-    if (outputs.length === 0) return;
-    const transaction = await this.#begin();
+  /**
+   * Sends output records in the open transaction (opening one if needed).
+   *
+   * @throws {TypeError} when a record has no topic or no value.
+   */
+  async send(records: readonly ProducerRecord<unknown, unknown>[]): Promise<void> {
+    if (records.length === 0) return;
+    const { keyCodec, valueCodec } = this.#options;
     const byTopic = new Map<string, KafkaJsMessage[]>();
-    for (const { topic, message } of outputs) {
-      let messages = byTopic.get(topic);
-      if (!messages) byTopic.set(topic, messages = []);
+    for (const record of records) {
+      const message = encodeRecord(record, keyCodec, valueCodec);
+      let messages = byTopic.get(record.topic);
+      if (!messages) byTopic.set(record.topic, messages = []);
       messages.push(message);
     }
+    const transaction = await this.#begin();
     await transaction.sendBatch({
       topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
     });

@@ -1,0 +1,444 @@
+/**
+ * The partition table: the partitions assigned to this member, each with its actor, from
+ * assignment to revocation; the engine side of the seam with the fetcher.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { settlesWithin } from "../actors/deadline.ts";
+import { describeError } from "../kafka/errors.ts";
+import type { ReceivedMessage } from "../kafka/message.ts";
+import { CommitSchedule, type OffsetCommitter } from "./committer.ts";
+import { Departures } from "./departures.ts";
+import {
+  type CommitReason,
+  EscalationError,
+  type ProcessorEvent,
+  type TopicPartition,
+} from "./events.ts";
+import { OffsetTracker } from "./offset_tracker.ts";
+import { Partition, partitionKey, type PartitionStatus } from "./partition.ts";
+import type { Pipeline } from "./pipeline.ts";
+import type { ResolvedProcessorOptions } from "./resolve_options.ts";
+import { type Assignment, type FetchSession, type FetchSink, NOT_JOINED } from "./seam.ts";
+
+const log = getLogger(["troupe", "supervisor"]);
+
+/**
+ * Where the table is: `running`; `rebalancing` (from a rebalance's start to the next
+ * assignment: every actor is held, and actors started meanwhile are held too); `stopping`.
+ */
+type TablePhase = "running" | "rebalancing" | "stopping";
+
+/** What the table works with. */
+export interface PartitionTableServices<K, V> {
+  /** Builds each partition's actor. */
+  readonly pipeline: Pipeline<K, V>;
+  /** Makes processed work durable. */
+  readonly committer: OffsetCommitter<K, V>;
+  /** Receives lifecycle events. */
+  readonly emit: (event: ProcessorEvent) => void;
+  /** Called when an actor's restart intensity is exceeded. */
+  readonly escalate: (error: EscalationError) => void;
+}
+
+/**
+ * Owns one {@linkcode Partition} per assigned topic-partition: spawns its actor on assignment
+ * (after a revoked predecessor finished, and once the committer said where it starts), stops it
+ * on revocation, restarts it after a crash as its supervision says, moves it on a seek, pauses
+ * its fetching for the reasons that hold, and commits what the actors really processed.
+ *
+ * @example
+ * ```ts ignore
+ * const table = new PartitionTable(resolvedOptions, { pipeline, committer, emit, escalate });
+ * const loop = new ConsumerLoop(resolvedOptions, table, observer);
+ * await loop.start(); // the loop hands the table its assignments and batches
+ * await table.commit("interval");
+ * ```
+ */
+export class PartitionTable<K, V> implements FetchSink<K, V> {
+  #options: ResolvedProcessorOptions<K, V>;
+  #pipeline: Pipeline<K, V>;
+  #committer: OffsetCommitter<K, V>;
+  #emit: (event: ProcessorEvent) => void;
+  #escalate: (error: EscalationError) => void;
+  #commits: CommitSchedule;
+  #partitions = new Map<string, Partition<K, V>>();
+  #departures = new Departures();
+  #userPaused = new Set<string>();
+  #epoch = 0;
+  #phase: TablePhase = "running";
+  #session: FetchSession = NOT_JOINED;
+
+  /**
+   * Creates an empty table.
+   *
+   * @param options The processor's resolved options.
+   * @param services The pipeline, the committer, events and escalation.
+   */
+  constructor(options: ResolvedProcessorOptions<K, V>, services: PartitionTableServices<K, V>) {
+    this.#options = options;
+    this.#pipeline = services.pipeline;
+    this.#committer = services.committer;
+    this.#emit = services.emit;
+    this.#escalate = services.escalate;
+    this.#commits = new CommitSchedule(services.emit);
+  }
+
+  /** The partitions assigned now, sorted by topic, then partition. */
+  assignment(): TopicPartition[] {
+    return this.#sorted().map(({ topic, partition }) => ({ topic, partition }));
+  }
+
+  /** A snapshot of every assigned partition, sorted by topic, then partition. */
+  status(): PartitionStatus[] {
+    return this.#sorted().map((partition) => partition.status());
+  }
+
+  /**
+   * Applies a new assignment (the group's, after every join): revoked partitions' actors stop
+   * (the message in hand may finish, queued ones are dropped), retained ones carry on, new ones
+   * get an actor. Fetch pauses are re-applied to the new session, since a restarted KafkaJS
+   * consumer forgets them.
+   */
+  assigned(assignment: Assignment, session: FetchSession): void {
+    this.#session = session;
+    if (this.#phase === "rebalancing") this.#phase = "running";
+    const wanted = new Set<string>();
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      for (const partition of partitions) wanted.add(partitionKey(topic, partition));
+    }
+    for (const partition of this.#partitions.values()) {
+      if (!wanted.has(partition.key)) this.#revoke(partition);
+    }
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      for (const number of partitions) {
+        const partition = this.#partitions.get(partitionKey(topic, number));
+        if (this.#phase === "stopping") continue;
+        if (!partition) this.#spawn(topic, number);
+        else if (!partition.pausedBy("user")) partition.actor.release();
+      }
+    }
+    for (const partition of this.#partitions.values()) partition.reapplyPause(session);
+  }
+
+  delivered(
+    topic: string,
+    partition: number,
+    messages: readonly ReceivedMessage<K, V>[],
+    highWatermark: number,
+  ): void {
+    this.#partitions.get(partitionKey(topic, partition))?.deliver(messages, highWatermark);
+  }
+
+  async drainForRebalance(drainMs: number): Promise<void> {
+    const idle = Promise.all(this.#all().map((partition) => partition.actor.hold()));
+    this.#rebalancing();
+    await settlesWithin(idle, drainMs);
+    await this.commit("rebalance");
+  }
+
+  rebalanceStarted(): void {
+    for (const partition of this.#partitions.values()) void partition.actor.hold();
+    this.#rebalancing();
+    void this.commit("rebalance");
+  }
+
+  membershipLost(): void {
+    if (this.#phase === "running") this.#phase = "rebalancing";
+    for (const partition of this.#partitions.values()) void partition.actor.hold();
+  }
+
+  /** Announces a rebalance once every actor is on hold (listeners may rely on that). */
+  #rebalancing(): void {
+    if (this.#phase === "running") this.#phase = "rebalancing";
+    log.info("group {groupId} is rebalancing: holding {count} actor(s)", {
+      groupId: this.#options.groupId,
+      count: this.#partitions.size,
+    });
+    this.#emit({ type: "rebalancing" });
+  }
+
+  /** Pauses a partition on a user's request, alongside troupe's own pauses; survives rebalances. */
+  pause(topic: string, partition: number): void {
+    const key = partitionKey(topic, partition);
+    if (this.#userPaused.has(key)) return;
+    this.#userPaused.add(key);
+    const found = this.#partitions.get(key);
+    if (found) {
+      found.pause("user");
+      void found.actor.hold();
+    }
+    this.#emit({ type: "partition-paused", topic, partition, reason: "user" });
+  }
+
+  /** Undoes {@linkcode PartitionTable.pause}. */
+  resume(topic: string, partition: number): void {
+    const key = partitionKey(topic, partition);
+    if (!this.#userPaused.delete(key)) return;
+    const found = this.#partitions.get(key);
+    if (found) {
+      found.resume("user");
+      if (this.#phase !== "stopping") found.actor.release();
+    }
+    this.#emit({ type: "partition-resumed", topic, partition, reason: "user" });
+  }
+
+  /**
+   * Commits, for every partition whose commit point moved, what its actor processed. A
+   * refusal (a rebalance, an outage) is reported in a `commit-failed` event, not thrown.
+   */
+  async commit(reason: CommitReason): Promise<void> {
+    if (!this.#options.autoCommit && reason !== "manual") return;
+    await this.#commits.run(reason, async () => {
+      const report = await this.#committer.commit(this.#all(), this.#session, reason);
+      // A lost transaction: its messages are processed again from where the group is.
+      for (const { topic, partition, offset } of report?.rewinds ?? []) {
+        const found = this.#partitions.get(partitionKey(topic, partition));
+        if (found?.owns(found.epoch)) this.seek(topic, partition, offset);
+      }
+      return report;
+    });
+  }
+
+  /**
+   * Moves an assigned partition to `offset` while running: its actor is replaced (the message
+   * in hand may finish, but no longer counts), queued messages are dropped, and the new actor
+   * continues from `offset`, which the next commit records.
+   *
+   * @throws {Error} when the partition is not assigned to this processor.
+   * @throws {RangeError} when `offset` is not an integer >= 0.
+   */
+  seek(topic: string, partition: number, offset: number): void {
+    const found = this.#partitions.get(partitionKey(topic, partition));
+    if (!found || found.phase === "revoked") {
+      throw new Error(`cannot seek ${topic}[${partition}]: it is not assigned to this processor`);
+    }
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw new RangeError(
+        `cannot seek ${topic}[${partition}] to ${offset}: offsets are integers >= 0`,
+      );
+    }
+    // First what can fail, so that a failure leaves the partition as it was.
+    this.#session.seek(topic, partition, offset);
+    const previous = found.actor;
+    const previousAbort = found.abort;
+    const epoch = ++this.#epoch;
+    found.moveTo(epoch, offset);
+    if (found.phase !== "stopping") found.phase = "seeking";
+    found.actor = this.#actorFor(found, epoch);
+    const deadline = setTimeout(() => previousAbort.abort(), this.#options.shutdownTimeoutMs);
+    // Exactly once: what is not committed yet is abandoned with the old position.
+    void previous.stop()
+      .then(() => this.#committer.discard(found))
+      .then(() => {
+        clearTimeout(deadline);
+        this.#startActor(found, epoch);
+      });
+    this.#emit({ type: "partition-seeked", topic, partition, offset, epoch });
+  }
+
+  /**
+   * Graceful stop: no actor takes a new message, those in hand get `deadlineMs` to finish
+   * (then their abort signal fires), processed offsets are committed, actors end.
+   */
+  async stop(deadlineMs: number, reason: CommitReason = "stop"): Promise<void> {
+    this.#phase = "stopping";
+    const partitions = this.#all();
+    for (const partition of partitions) {
+      partition.supervision.cancel();
+      partition.phase = "stopping";
+      partition.pause("stopping");
+    }
+    const idle = Promise.all(partitions.map((partition) => partition.actor.hold()));
+    this.#emit({ type: "stopping" });
+    if (!(await settlesWithin(idle, deadlineMs))) {
+      const busy = partitions.filter((partition) => partition.actor.inFlight > 0);
+      log.warn("{count} message(s) still in hand after {deadlineMs} ms; aborting them", {
+        count: busy.length,
+        deadlineMs,
+      });
+      for (const partition of busy) partition.abort.abort();
+    }
+    await this.commit(reason);
+    for (const partition of partitions) {
+      partition.phase = "revoked";
+      const { topic, partition: number, epoch } = partition;
+      void partition.actor.stop().then(() =>
+        this.#emit({ type: "actor-stopped", topic, partition: number, epoch })
+      );
+    }
+  }
+
+  /** Releases what the committer holds open (transactional producers). */
+  close(): Promise<void> {
+    return this.#committer.close();
+  }
+
+  #all(): Partition<K, V>[] {
+    return [...this.#partitions.values()];
+  }
+
+  #sorted(): Partition<K, V>[] {
+    return this.#all().sort((a, b) =>
+      a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition
+    );
+  }
+
+  #spawn(topic: string, number: number): void {
+    const epoch = ++this.#epoch;
+    const options = this.#options;
+    const partition = new Partition<K, V>({
+      topic,
+      partition: number,
+      epoch,
+      mailboxCapacity: options.mailboxCapacity,
+      mailboxLowWatermark: options.mailboxLowWatermark,
+      restart: options.restart,
+      session: () => this.#session,
+      emit: this.#emit,
+    });
+    if (this.#userPaused.has(partition.key)) partition.pause("user");
+    partition.actor = this.#actorFor(partition, epoch);
+    this.#partitions.set(partition.key, partition);
+    this.#emit({ type: "partition-assigned", topic, partition: number, epoch });
+    // No message is processed by two live actors: wait for a revoked predecessor to finish.
+    // The committer may also need to say where the partition starts (see #initialize).
+    const leaving = this.#departures.gone(partition.key);
+    const initializing = this.#committer.startsFromCommitted;
+    if (!leaving && !initializing) return this.#startActor(partition, epoch);
+    if (initializing) partition.pause("initializing");
+    void Promise.all([leaving, initializing ? this.#initialize(partition, epoch) : undefined])
+      .then(() => this.#startActor(partition, epoch));
+  }
+
+  /** Asks the committer where a new partition starts; fetching waits meanwhile. */
+  async #initialize(partition: Partition<K, V>, epoch: number): Promise<void> {
+    const { topic, partition: number } = partition;
+    try {
+      const start = await this.#committer.start(partition);
+      if (start && partition.current(epoch)) {
+        partition.tracker = new OffsetTracker(epoch, start.offset);
+        partition.skip = start.skip;
+        if (start.seek) {
+          this.#session.seek(topic, number, start.offset);
+          partition.nextOffset = start.offset;
+        }
+      }
+    } catch (error) {
+      log.warn(
+        "{topic}[{partition}]: could not read its committed offset ({error}); completions recorded by a previous owner will be processed again",
+        { topic, partition: number, error: describeError(error) },
+      );
+    } finally {
+      // Whatever happened meanwhile (a seek moves the epoch), the pause taken for the
+      // initialization must be lifted.
+      partition.resume("initializing");
+    }
+  }
+
+  #startActor(partition: Partition<K, V>, epoch: number): void {
+    if (!partition.owns(epoch)) return;
+    partition.phase = "running";
+    if (partition.pausedBy("user") || this.#phase !== "running") void partition.actor.hold();
+    partition.actor.start();
+    const { topic, partition: number } = partition;
+    this.#emit({ type: "actor-started", topic, partition: number, epoch });
+  }
+
+  #actorFor(partition: Partition<K, V>, epoch: number) {
+    return this.#pipeline.actorFor(partition, epoch, {
+      processed: (message) => {
+        if (partition.tracker.complete(epoch, message.offset)) {
+          partition.counters.processed++;
+          partition.supervision.progressed();
+        }
+        if (this.#committer.processed(partition)) void this.commit("interval");
+      },
+      crashed: (message, error) => this.#crashed(partition, epoch, message.offset, error),
+    });
+  }
+
+  #crashed(partition: Partition<K, V>, epoch: number, offset: number, error: unknown): void {
+    if (!partition.owns(epoch)) return;
+    const { topic, partition: number } = partition;
+    partition.lastError = error;
+    const verdict = partition.supervision.crashed(() =>
+      void this.#restart(partition, epoch, offset)
+    );
+    const restartInMs = verdict.action === "restart" ? verdict.delayMs : null;
+    const { restartsInWindow } = verdict;
+    this.#emit({
+      type: "actor-crashed",
+      topic,
+      partition: number,
+      offset,
+      error,
+      restartsInWindow,
+      restartInMs,
+    });
+    if (verdict.action === "escalate") {
+      log.error(
+        "actor of {topic}[{partition}] exceeded its restart intensity at offset {offset}: {error}",
+        { topic, partition: number, offset, error: describeError(error) },
+      );
+      const withinMs = this.#options.restart.withinMs;
+      const where = { topic, partition: number, offset };
+      this.#escalate(new EscalationError(where, restartsInWindow, withinMs, error));
+      return;
+    }
+    log.warn(
+      "actor of {topic}[{partition}] crashed at offset {offset}; restarting in {delay} ms: {error}",
+      { topic, partition: number, offset, delay: restartInMs, error: describeError(error) },
+    );
+    partition.phase = "restarting";
+  }
+
+  /** Restarts a crashed actor: in place, or (its work thrown away) from where it rewinds to. */
+  async #restart(partition: Partition<K, V>, epoch: number, offset: number): Promise<void> {
+    if (!partition.owns(epoch)) return;
+    partition.counters.restarts++;
+    const { topic, partition: number, counters } = partition;
+    try {
+      const rewind = await this.#committer.afterCrash(partition);
+      if (!partition.owns(epoch)) return;
+      if (rewind === null) {
+        partition.phase = "running";
+        partition.actor.restart();
+      } else {
+        this.seek(topic, number, rewind);
+      }
+      const restarts = counters.restarts;
+      this.#emit({
+        type: "actor-restarted",
+        topic,
+        partition: number,
+        offset: rewind ?? offset,
+        restarts,
+      });
+    } catch (error) {
+      log.error("{topic}[{partition}]: restart after a crash failed: {error}", {
+        topic,
+        partition: number,
+        error: describeError(error),
+      });
+    }
+  }
+
+  #revoke(partition: Partition<K, V>): void {
+    const { topic, partition: number, epoch, key } = partition;
+    this.#partitions.delete(key);
+    partition.phase = "revoked";
+    partition.supervision.cancel();
+    const dropped = partition.mailbox.clear();
+    const deadline = setTimeout(() => partition.abort.abort(), this.#options.shutdownTimeoutMs);
+    const stopped = partition.actor.stop().then(async () => {
+      clearTimeout(deadline);
+      await this.#committer.release(partition);
+      this.#emit({ type: "actor-stopped", topic, partition: number, epoch });
+    });
+    this.#departures.leaving(key, stopped);
+    this.#emit({ type: "partition-revoked", topic, partition: number, epoch, dropped });
+  }
+}
