@@ -10,7 +10,6 @@
  * @module
  */
 
-import { silenceKafkaJsTimerWarning } from "./cli/kafkajs_warning.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { LAG_COMMAND, lagCommand, TOPICS_COMMAND, topicsCommand } from "./cli/admin_commands.ts";
 import { CREDENTIAL_VARIABLES } from "./cli/connection.ts";
@@ -107,7 +106,6 @@ function exitCodeOf(error: unknown): number {
 }
 
 if (import.meta.main) {
-  silenceKafkaJsTimerWarning();
   let code: number;
   try {
     code = await main(Deno.args);

@@ -17,6 +17,7 @@ import type {
 } from "./admin_types.ts";
 import { type ConnectionOptions, createKafkaClient } from "./client.ts";
 import { KafkaConnectionError } from "./errors.ts";
+import { fixKafkaJsTimerWarning } from "./timer_warning.ts";
 import { TopicError } from "./topic_error.ts";
 
 export type {
@@ -30,6 +31,10 @@ export type {
   TopicInfo,
 } from "./admin_types.ts";
 export { TopicError } from "./topic_error.ts";
+
+// Interim, until createKafkaClient (kafka/client.ts) calls it for every client: every program
+// that imports troupe's mod.ts loads this module before it creates a client.
+fixKafkaJsTimerWarning();
 
 /**
  * Creates an admin client.
