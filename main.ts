@@ -1,6 +1,7 @@
 /**
  * troupe's command line: `run` a processor over a handler module, `produce` and `consume`
- * records, list `topics`, show a group's `lag`, or run the `demo`.
+ * records, list, create, describe and delete `topics`, list consumer `groups`, show a group's
+ * `lag`, run the `demo`, or `init` a processor project.
  *
  * ```sh
  * deno run -A main.ts --help
@@ -15,6 +16,7 @@ import { LAG_COMMAND, lagCommand, TOPICS_COMMAND, topicsCommand } from "./cli/ad
 import { CREDENTIAL_VARIABLES } from "./cli/connection.ts";
 import { CONSUME_COMMAND, consumeCommand } from "./cli/consume.ts";
 import { DEMO_COMMAND, demoCommand } from "./cli/demo_command.ts";
+import { INIT_COMMAND, initCommand } from "./cli/init.ts";
 import { UsageError } from "./cli/errors.ts";
 import type { CommandSpec } from "./cli/flags.ts";
 import { PRODUCE_COMMAND, produceCommand } from "./cli/produce.ts";
@@ -34,6 +36,7 @@ const COMMANDS: readonly Command[] = [
   { spec: TOPICS_COMMAND, main: topicsCommand },
   { spec: LAG_COMMAND, main: lagCommand },
   { spec: DEMO_COMMAND, main: demoCommand },
+  { spec: INIT_COMMAND, main: initCommand },
 ];
 
 function toolHelp(): string {
