@@ -16,6 +16,7 @@ import { LAG_COMMAND, lagCommand, TOPICS_COMMAND, topicsCommand } from "./cli/ad
 import { CREDENTIAL_VARIABLES } from "./cli/connection.ts";
 import { CONSUME_COMMAND, consumeCommand } from "./cli/consume.ts";
 import { DEMO_COMMAND, demoCommand } from "./cli/demo_command.ts";
+import { GROUPS_COMMAND, groupsCommand } from "./cli/groups_command.ts";
 import { INIT_COMMAND, initCommand } from "./cli/init.ts";
 import { UsageError } from "./cli/errors.ts";
 import type { CommandSpec } from "./cli/flags.ts";
@@ -34,6 +35,7 @@ const COMMANDS: readonly Command[] = [
   { spec: PRODUCE_COMMAND, main: produceCommand },
   { spec: CONSUME_COMMAND, main: consumeCommand },
   { spec: TOPICS_COMMAND, main: topicsCommand },
+  { spec: GROUPS_COMMAND, main: groupsCommand },
   { spec: LAG_COMMAND, main: lagCommand },
   { spec: DEMO_COMMAND, main: demoCommand },
   { spec: INIT_COMMAND, main: initCommand },
