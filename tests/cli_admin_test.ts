@@ -330,7 +330,7 @@ Deno.test("cli help and README: topics create|describe|delete, groups and init, 
     assert.ok(start >= 0, `a section for ${spec.name}`);
     const section = cli.slice(start, cli.indexOf("\n### ", start + 1));
     assert.ok(
-      cli.includes(`| \`${spec.name.split(" ")[0]}\``),
+      cli.includes(`| \`${spec.name}`),
       `${spec.name} in the table of commands`,
     );
     for (const flag of spec.flags) {
