@@ -1,6 +1,7 @@
 /**
  * troupe's command line: `run` a processor over a handler module, `produce` and `consume`
- * records, list `topics`, show a group's `lag`, or run the `demo`.
+ * records, list, create, describe and delete `topics`, list consumer `groups`, show a group's
+ * `lag`, run the `demo`, or `init` a processor project.
  *
  * ```sh
  * deno run -A main.ts --help
@@ -10,12 +11,13 @@
  * @module
  */
 
-import { silenceKafkaJsTimerWarning } from "./cli/kafkajs_warning.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { LAG_COMMAND, lagCommand, TOPICS_COMMAND, topicsCommand } from "./cli/admin_commands.ts";
 import { CREDENTIAL_VARIABLES } from "./cli/connection.ts";
 import { CONSUME_COMMAND, consumeCommand } from "./cli/consume.ts";
 import { DEMO_COMMAND, demoCommand } from "./cli/demo_command.ts";
+import { GROUPS_COMMAND, groupsCommand } from "./cli/groups_command.ts";
+import { INIT_COMMAND, initCommand } from "./cli/init.ts";
 import { UsageError } from "./cli/errors.ts";
 import type { CommandSpec } from "./cli/flags.ts";
 import { PRODUCE_COMMAND, produceCommand } from "./cli/produce.ts";
@@ -33,8 +35,10 @@ const COMMANDS: readonly Command[] = [
   { spec: PRODUCE_COMMAND, main: produceCommand },
   { spec: CONSUME_COMMAND, main: consumeCommand },
   { spec: TOPICS_COMMAND, main: topicsCommand },
+  { spec: GROUPS_COMMAND, main: groupsCommand },
   { spec: LAG_COMMAND, main: lagCommand },
   { spec: DEMO_COMMAND, main: demoCommand },
+  { spec: INIT_COMMAND, main: initCommand },
 ];
 
 function toolHelp(): string {
@@ -107,7 +111,6 @@ function exitCodeOf(error: unknown): number {
 }
 
 if (import.meta.main) {
-  silenceKafkaJsTimerWarning();
   let code: number;
   try {
     code = await main(Deno.args);

@@ -88,6 +88,7 @@ export {
   type PartitionInfo,
   type PartitionLag,
   type PartitionOffsets,
+  TopicError,
   type TopicInfo,
 } from "./kafka/admin.ts";
 export {

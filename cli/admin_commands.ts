@@ -1,37 +1,52 @@
 /**
  * `troupe topics` and `troupe lag`: what the cluster holds and how far a group is behind.
+ * `troupe topics create|describe|delete` are in `topic_commands.ts`.
  *
  * @module
  */
 
 import { createAdmin } from "../mod.ts";
-import { CONNECTION_FLAGS, resolveConnection } from "./connection.ts";
+import { JSON_FLAG, prepareAdminCommand } from "./admin_setup.ts";
+import { CONNECTION_FLAGS } from "./connection.ts";
+import { UsageError } from "./errors.ts";
 import {
   type CommandSpec,
   type EnvReader,
-  type FlagSpec,
   formatHelp,
   type ParsedFlags,
-  parseFlags,
   readEnv,
 } from "./flags.ts";
-import { configureLogging, type LogFormat, loggingFlags } from "./logging.ts";
-
-const JSON_FLAG: FlagSpec = {
-  name: "json",
-  kind: "boolean",
-  description: "Print a JSON array instead of a table.",
-};
+import { loggingFlags } from "./logging.ts";
+import { printTable } from "./table.ts";
+import {
+  TOPICS_CREATE_COMMAND,
+  TOPICS_DELETE_COMMAND,
+  TOPICS_DESCRIBE_COMMAND,
+  topicsCreateCommand,
+  topicsDeleteCommand,
+  topicsDescribeCommand,
+} from "./topic_commands.ts";
 
 /** `troupe topics`'s flags and help. */
 export const TOPICS_COMMAND: CommandSpec = {
   name: "topics",
-  summary: "List topics with their partition counts.",
-  usage: "[options]",
-  description: "Lists every topic of the cluster (internal ones excluded) with its number of " +
-    "partitions, sorted by name.",
+  summary: "List topics; create, describe or delete one.",
+  usage: "[list] [options]  |  troupe topics create|describe|delete NAME ...",
+  description: `Lists every topic of the cluster (internal ones excluded) with its number of
+partitions, sorted by name. Its subcommands, each with its own --help:
+${
+    [TOPICS_CREATE_COMMAND, TOPICS_DESCRIBE_COMMAND, TOPICS_DELETE_COMMAND].map((spec) =>
+      `  ${spec.name.padEnd(17)}${spec.summary}`
+    ).join("\n")
+  }`,
   flags: [JSON_FLAG, ...CONNECTION_FLAGS, ...loggingFlags("warning")],
-  examples: ["troupe topics", "troupe topics --json --brokers 10.0.0.5:9092"],
+  examples: [
+    "troupe topics",
+    "troupe topics --json --brokers 10.0.0.5:9092",
+    "troupe topics create orders --partitions 6",
+    "troupe topics describe orders",
+    "troupe topics create --help",
+  ],
   notes: "Exit codes: 0 on success, 1 when Kafka cannot be reached, 2 for a usage mistake.",
 };
 
@@ -66,17 +81,15 @@ or minus the beginning when nothing is committed), then the total lag.`,
   notes: "Exit codes: 0 on success, 1 when Kafka cannot be reached, 2 for a usage mistake.",
 };
 
-async function prepare(spec: CommandSpec, args: readonly string[], env: EnvReader) {
-  const flags = parseFlags(spec, args, env);
-  if (flags.help) return { flags, connection: undefined };
-  const connection = await resolveConnection(flags, env);
-  await configureLogging({
-    level: flags.choice("log-level")!,
-    format: flags.choice<LogFormat>("log-format")!,
-    secrets: connection.secrets,
-  });
-  return { flags, connection };
-}
+/** The subcommands of `troupe topics`, by name (`list` is `topics` itself). */
+const TOPICS_SUBCOMMANDS: Record<
+  string,
+  (args: readonly string[], env: EnvReader) => Promise<number>
+> = {
+  create: topicsCreateCommand,
+  describe: topicsDescribeCommand,
+  delete: topicsDeleteCommand,
+};
 
 /**
  * Runs `troupe topics`; resolves with the exit code.
@@ -90,7 +103,21 @@ export async function topicsCommand(
   args: readonly string[],
   env: EnvReader = readEnv,
 ): Promise<number> {
-  const { flags, connection } = await prepare(TOPICS_COMMAND, args, env);
+  const [first, ...rest] = args;
+  if (first !== undefined && Object.hasOwn(TOPICS_SUBCOMMANDS, first)) {
+    return await TOPICS_SUBCOMMANDS[first](rest, env);
+  }
+  if (first !== undefined && !first.startsWith("-") && first !== "list") {
+    throw new UsageError(
+      `unknown subcommand "${first}" for "topics"; they are list, ` +
+        `${Object.keys(TOPICS_SUBCOMMANDS).join(", ")}. Run "troupe topics --help".`,
+    );
+  }
+  const { flags, connection } = await prepareAdminCommand(
+    TOPICS_COMMAND,
+    first === "list" ? rest : args,
+    env,
+  );
   if (!connection) {
     console.log(formatHelp(TOPICS_COMMAND));
     return 0;
@@ -117,7 +144,7 @@ export async function lagCommand(
   args: readonly string[],
   env: EnvReader = readEnv,
 ): Promise<number> {
-  const { flags, connection } = await prepare(LAG_COMMAND, args, env);
+  const { flags, connection } = await prepareAdminCommand(LAG_COMMAND, args, env);
   if (!connection) {
     console.log(formatHelp(LAG_COMMAND));
     return 0;
@@ -151,18 +178,4 @@ export async function lagCommand(
 function topicsNote(flags: ParsedFlags): string {
   const topics = flags.list("topic");
   return topics.length > 0 ? ` for ${topics.join(", ")}` : "";
-}
-
-/** Prints aligned columns; numbers are right-aligned. */
-function printTable(headings: string[], rows: string[][]): void {
-  const widths = headings.map((heading, i) =>
-    Math.max(heading.length, ...rows.map((row) => row[i].length))
-  );
-  const numeric = headings.map((_, i) =>
-    rows.length > 0 && rows.every((row) => /^-?\d+$|^-$/.test(row[i]))
-  );
-  const line = (cells: string[]) =>
-    cells.map((cell, i) => numeric[i] ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))
-      .join("  ").trimEnd();
-  console.log([line(headings), ...rows.map(line)].join("\n"));
 }

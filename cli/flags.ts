@@ -34,6 +34,14 @@ export interface FlagSpec {
   readonly description: string;
 }
 
+/** A positional argument of a command, e.g. the topic of `topics describe NAME`. */
+export interface OperandSpec {
+  /** Its name in the usage line and in errors, e.g. `"NAME"`. */
+  readonly name: string;
+  /** One sentence for the help. */
+  readonly description: string;
+}
+
 /** A command: its flags and the text of its help. */
 export interface CommandSpec {
   /** Its name, e.g. `"run"`. */
@@ -46,6 +54,8 @@ export interface CommandSpec {
   readonly description: string;
   /** Its flags (`-h, --help` is added to every command). */
   readonly flags: readonly FlagSpec[];
+  /** Positional arguments it takes, in order; each may be left out. Default: none. */
+  readonly operands?: readonly OperandSpec[];
   /** Example invocations, shown after the flags. */
   readonly examples?: readonly string[];
   /** Further text shown last, e.g. exit codes. */
@@ -89,6 +99,7 @@ export class ParsedFlags {
   readonly #spec: CommandSpec;
   readonly #given: Map<string, string | boolean | string[]>;
   readonly #env: EnvReader;
+  readonly #operands: readonly string[];
 
   /**
    * Wraps parsed values; use {@linkcode parseFlags} to get one.
@@ -96,15 +107,39 @@ export class ParsedFlags {
    * @param spec The command.
    * @param given Values given on the command line, by flag name.
    * @param env Reads environment variables.
+   * @param operands Positional arguments given, in order.
    */
   constructor(
     spec: CommandSpec,
     given: Map<string, string | boolean | string[]>,
     env: EnvReader,
+    operands: readonly string[] = [],
   ) {
     this.#spec = spec;
     this.#given = given;
     this.#env = env;
+    this.#operands = operands;
+  }
+
+  /** A positional argument (declared in the spec's `operands`), or `undefined` when absent. */
+  operand(name: string): string | undefined {
+    const index = (this.#spec.operands ?? []).findIndex((operand) => operand.name === name);
+    // A programming error, not a usage error: every name read must be declared.
+    if (index === -1) throw new Error(`command "${this.#spec.name}" declares no operand ${name}`);
+    return this.#operands[index];
+  }
+
+  /** A positional argument; a {@linkcode UsageError} naming it when absent or blank. */
+  requiredOperand(name: string): string {
+    const value = this.operand(name);
+    if (value === undefined || value.trim() === "") {
+      const operand = this.#spec.operands!.find((o) => o.name === name)!;
+      throw new UsageError(
+        `${this.#spec.name} needs ${name}: ${operand.description}\n` +
+          `Run "troupe ${this.#spec.name} --help" for its options.`,
+      );
+    }
+    return value;
   }
 
   /** True when `--help` was given. */
@@ -229,6 +264,7 @@ export function parseFlags(
 ): ParsedFlags {
   const flags = [...spec.flags, HELP_FLAG];
   const given = new Map<string, string | boolean | string[]>();
+  const operands: string[] = [];
   const seeHelp = `Run "troupe ${spec.name} --help" for its options.`;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -243,6 +279,9 @@ export function parseFlags(
       const flag = flags.find((f) => f.short === short);
       if (!flag) throw new UsageError(`unknown option ${arg} for "${spec.name}". ${seeHelp}`);
       name = flag.name;
+    } else if (operands.length < (spec.operands?.length ?? 0)) {
+      operands.push(arg);
+      continue;
     } else {
       throw new UsageError(`unexpected argument "${arg}" for "${spec.name}". ${seeHelp}`);
     }
@@ -272,7 +311,7 @@ export function parseFlags(
       given.set(name, value);
     }
   }
-  return new ParsedFlags(spec, given, env);
+  return new ParsedFlags(spec, given, env, operands);
 }
 
 /**
@@ -297,8 +336,20 @@ export function formatHelp(spec: CommandSpec): string {
     "",
     ...wrap(spec.description, HELP_WIDTH),
     "",
-    "Options:",
   ];
+  if (spec.operands?.length) {
+    const operandWidth = Math.max(width, ...spec.operands.map((o) => o.name.length + 6));
+    lines.push("Arguments:");
+    for (const operand of spec.operands) {
+      wrap(operand.description, HELP_WIDTH - operandWidth).forEach((line, j) =>
+        lines.push(
+          `${j === 0 ? `  ${operand.name}`.padEnd(operandWidth) : " ".repeat(operandWidth)}${line}`,
+        )
+      );
+    }
+    lines.push("");
+  }
+  lines.push("Options:");
   flags.forEach((flag, i) => {
     const extras: string[] = [];
     if (flag.choices) extras.push(`one of: ${flag.choices.join(", ")}`);

@@ -4,124 +4,32 @@
  * @module
  */
 
-import type { Admin as KafkaJsAdmin } from "kafkajs";
+import type { Admin as KafkaJsAdmin, ITopicConfig } from "kafkajs";
+import type {
+  Admin,
+  CommittedOffset,
+  GroupMember,
+  NewTopic,
+  PartitionInfo,
+  PartitionLag,
+  PartitionOffsets,
+  TopicInfo,
+} from "./admin_types.ts";
 import { type ConnectionOptions, createKafkaClient } from "./client.ts";
 import { KafkaConnectionError } from "./errors.ts";
+import { TopicError } from "./topic_error.ts";
 
-/** A topic and how many partitions it has. */
-export interface TopicInfo {
-  /** Topic name. */
-  readonly topic: string;
-  /** Number of partitions. */
-  readonly partitions: number;
-}
-
-/** A partition's leader and replicas. */
-export interface PartitionInfo {
-  /** Partition number. */
-  readonly partition: number;
-  /** Broker id of the leader (-1 when none). */
-  readonly leader: number;
-  /** Broker ids of the replicas. */
-  readonly replicas: readonly number[];
-  /** Broker ids of the in-sync replicas. */
-  readonly isr: readonly number[];
-}
-
-/** A partition's first and next offsets. */
-export interface PartitionOffsets {
-  /** Partition number. */
-  readonly partition: number;
-  /** First offset still stored (the beginning). */
-  readonly beginning: number;
-  /** Offset the next record will get (the end, or high watermark). */
-  readonly end: number;
-}
-
-/** A consumer group's committed offset for a partition. */
-export interface CommittedOffset {
-  /** Topic name. */
-  readonly topic: string;
-  /** Partition number. */
-  readonly partition: number;
-  /** The committed offset (the next to read), or `null` when the group committed none. */
-  readonly offset: number | null;
-  /** The metadata stored with the commit, or `null`. */
-  readonly metadata: string | null;
-}
-
-/** How far a consumer group is behind on a partition. */
-export interface PartitionLag {
-  /** Topic name. */
-  readonly topic: string;
-  /** Partition number. */
-  readonly partition: number;
-  /** The committed offset, or `null` when none. */
-  readonly committed: number | null;
-  /** The end offset. */
-  readonly end: number;
-  /** `end - committed` (from the beginning when nothing is committed). */
-  readonly lag: number;
-}
-
-/** A member of a consumer group and the partitions it holds. */
-export interface GroupMember {
-  /** Member id. */
-  readonly memberId: string;
-  /** Client id. */
-  readonly clientId: string;
-  /** Client host. */
-  readonly host: string;
-  /** Assigned partitions, by topic. */
-  readonly assignment: Readonly<Record<string, readonly number[]>>;
-}
-
-/** What to create. */
-export interface NewTopic {
-  /** Topic name. */
-  topic: string;
-  /** Number of partitions. Default: the broker's `num.partitions`. */
-  partitions?: number;
-  /** Replication factor. Default: the broker's `default.replication.factor`. */
-  replicationFactor?: number;
-  /** Topic configuration, e.g. `{"retention.ms": "60000"}`. */
-  config?: Record<string, string>;
-}
-
-/**
- * Kafka administration: what kafka-python's consumer and admin client let a script ask.
- * Create it with {@linkcode createAdmin}; it connects on first use and `close()` ends it.
- */
-export interface Admin extends AsyncDisposable {
-  /** Every topic (internal ones excluded) with its partition count, sorted by name. */
-  listTopics(): Promise<TopicInfo[]>;
-  /** The partitions of a topic. */
-  partitions(topic: string): Promise<PartitionInfo[]>;
-  /** Beginning and end offsets of each partition of a topic. */
-  offsets(topic: string): Promise<PartitionOffsets[]>;
-  /**
-   * For each partition of a topic, the first offset whose timestamp is at or after
-   * `timestamp` (ms since the epoch); the end offset when there is none.
-   */
-  offsetsForTimestamp(
-    topic: string,
-    timestamp: number,
-  ): Promise<{ partition: number; offset: number }[]>;
-  /** A group's committed offsets, for the given topics or every topic it committed to. */
-  committedOffsets(groupId: string, topics?: readonly string[]): Promise<CommittedOffset[]>;
-  /** A group's lag per partition, for the given topics or every topic it committed to. */
-  lag(groupId: string, topics?: readonly string[]): Promise<PartitionLag[]>;
-  /** Consumer groups known to the cluster. */
-  listGroups(): Promise<string[]>;
-  /** A group's state and members with their assignments. */
-  describeGroup(groupId: string): Promise<{ state: string; members: GroupMember[] }>;
-  /** Creates topics; resolves false for those that already existed. */
-  createTopics(topics: readonly NewTopic[]): Promise<boolean>;
-  /** Deletes topics. */
-  deleteTopics(topics: readonly string[]): Promise<void>;
-  /** Disconnects. */
-  close(): Promise<void>;
-}
+export type {
+  Admin,
+  CommittedOffset,
+  GroupMember,
+  NewTopic,
+  PartitionInfo,
+  PartitionLag,
+  PartitionOffsets,
+  TopicInfo,
+} from "./admin_types.ts";
+export { TopicError } from "./topic_error.ts";
 
 /**
  * Creates an admin client.
@@ -137,30 +45,65 @@ export interface Admin extends AsyncDisposable {
  * ```
  */
 export function createAdmin(options: ConnectionOptions): Admin {
-  const kafka = createKafkaClient(options);
-  const client: KafkaJsAdmin = kafka.admin();
-  let connected: Promise<void> | undefined;
-  const ready = async (): Promise<KafkaJsAdmin> => {
-    connected ??= client.connect().catch((error) => {
-      connected = undefined;
-      throw new KafkaConnectionError("the admin client could not connect", error);
-    });
-    await connected;
-    return client;
-  };
+  return new KafkaAdmin(createKafkaClient(options).admin());
+}
 
-  const offsets = async (topic: string): Promise<PartitionOffsets[]> => {
-    const rows = await (await ready()).fetchTopicOffsets(topic);
+/** The broker's error code for a topic it does not have. */
+const UNKNOWN_TOPIC = "UNKNOWN_TOPIC_OR_PARTITION";
+
+/** {@linkcode Admin} over a KafkaJS admin client that connects on first use. */
+class KafkaAdmin implements Admin {
+  readonly #client: KafkaJsAdmin;
+  #connected: Promise<void> | undefined;
+
+  constructor(client: KafkaJsAdmin) {
+    this.#client = client;
+  }
+
+  async listTopics(): Promise<TopicInfo[]> {
+    const { topics } = await (await this.#ready()).fetchTopicMetadata();
+    return topics.filter((topic) => !topic.name.startsWith("__"))
+      .map((topic) => ({ topic: topic.name, partitions: topic.partitions.length }))
+      .sort((a, b) => a.topic.localeCompare(b.topic));
+  }
+
+  async partitions(topic: string): Promise<PartitionInfo[]> {
+    const client = await this.#ready();
+    let topics;
+    try {
+      ({ topics } = await client.fetchTopicMetadata({ topics: [topic] }));
+    } catch (error) {
+      if (kafkaCodeOf(error) === UNKNOWN_TOPIC) throw unknownTopic(topic, error);
+      throw error;
+    }
+    return (topics[0]?.partitions ?? []).map((p) => ({
+      partition: p.partitionId,
+      leader: p.leader,
+      replicas: p.replicas,
+      isr: p.isr,
+    })).sort((a, b) => a.partition - b.partition);
+  }
+
+  async offsets(topic: string): Promise<PartitionOffsets[]> {
+    const rows = await (await this.#ready()).fetchTopicOffsets(topic);
     return rows.map((row) => ({
       partition: row.partition,
       beginning: Number(row.low),
       end: Number(row.high),
-    }))
-      .sort((a, b) => a.partition - b.partition);
-  };
+    })).sort((a, b) => a.partition - b.partition);
+  }
 
-  const committedOffsets = async (groupId: string, topics?: readonly string[]) => {
-    const entries = await (await ready()).fetchOffsets({
+  async offsetsForTimestamp(
+    topic: string,
+    timestamp: number,
+  ): Promise<{ partition: number; offset: number }[]> {
+    const rows = await (await this.#ready()).fetchTopicOffsetsByTimestamp(topic, timestamp);
+    return rows.map((row) => ({ partition: row.partition, offset: Number(row.offset) }))
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  async committedOffsets(groupId: string, topics?: readonly string[]): Promise<CommittedOffset[]> {
+    const entries = await (await this.#ready()).fetchOffsets({
       groupId,
       topics: topics ? [...topics] : undefined,
     });
@@ -177,93 +120,207 @@ export function createAdmin(options: ConnectionOptions): Admin {
       }
     }
     return rows.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
-  };
+  }
 
-  const admin: Admin = {
-    async listTopics() {
-      const { topics } = await (await ready()).fetchTopicMetadata();
-      return topics.filter((topic) => !topic.name.startsWith("__"))
-        .map((topic) => ({ topic: topic.name, partitions: topic.partitions.length }))
-        .sort((a, b) => a.topic.localeCompare(b.topic));
-    },
-    async partitions(topic) {
-      const { topics } = await (await ready()).fetchTopicMetadata({ topics: [topic] });
-      return (topics[0]?.partitions ?? []).map((p) => ({
-        partition: p.partitionId,
-        leader: p.leader,
-        replicas: p.replicas,
-        isr: p.isr,
-      })).sort((a, b) => a.partition - b.partition);
-    },
-    offsets,
-    async offsetsForTimestamp(topic, timestamp) {
-      const rows = await (await ready()).fetchTopicOffsetsByTimestamp(topic, timestamp);
-      return rows.map((row) => ({ partition: row.partition, offset: Number(row.offset) }))
-        .sort((a, b) => a.partition - b.partition);
-    },
-    committedOffsets,
-    async lag(groupId, topics) {
-      const committed = await committedOffsets(groupId, topics);
-      const ends = new Map<string, Map<number, PartitionOffsets>>();
-      for (const topic of new Set(committed.map((row) => row.topic))) {
-        ends.set(topic, new Map((await offsets(topic)).map((row) => [row.partition, row])));
+  async lag(groupId: string, topics?: readonly string[]): Promise<PartitionLag[]> {
+    const committed = await this.committedOffsets(groupId, topics);
+    const ends = new Map<string, Map<number, PartitionOffsets>>();
+    for (const topic of new Set(committed.map((row) => row.topic))) {
+      ends.set(topic, new Map((await this.offsets(topic)).map((row) => [row.partition, row])));
+    }
+    return committed.map((row) => {
+      const range = ends.get(row.topic)?.get(row.partition);
+      const end = range?.end ?? 0;
+      const from = row.offset ?? range?.beginning ?? 0;
+      return {
+        topic: row.topic,
+        partition: row.partition,
+        committed: row.offset,
+        end,
+        lag: Math.max(0, end - from),
+      };
+    });
+  }
+
+  async listGroups(): Promise<string[]> {
+    const { groups } = await (await this.#ready()).listGroups();
+    return groups.map((group) => group.groupId).sort();
+  }
+
+  async describeGroup(groupId: string): Promise<{ state: string; members: GroupMember[] }> {
+    const [group] = await this.describeGroups([groupId]);
+    return { state: group.state, members: group.members };
+  }
+
+  async describeGroups(groupIds?: readonly string[]): Promise<
+    { groupId: string; protocolType: string; state: string; members: GroupMember[] }[]
+  > {
+    const client = await this.#ready();
+    const protocolTypes = new Map<string, string>();
+    if (groupIds === undefined) {
+      for (const group of (await client.listGroups()).groups) {
+        protocolTypes.set(group.groupId, group.protocolType);
       }
-      return committed.map((row) => {
-        const range = ends.get(row.topic)?.get(row.partition);
-        const end = range?.end ?? 0;
-        const from = row.offset ?? range?.beginning ?? 0;
-        return {
-          topic: row.topic,
-          partition: row.partition,
-          committed: row.offset,
-          end,
-          lag: Math.max(0, end - from),
-        };
-      });
-    },
-    async listGroups() {
-      const { groups } = await (await ready()).listGroups();
-      return groups.map((group) => group.groupId).sort();
-    },
-    async describeGroup(groupId) {
-      const { groups } = await (await ready()).describeGroups([groupId]);
-      const group = groups[0];
-      const members = (group?.members ?? []).map((member) => ({
-        memberId: member.memberId,
-        clientId: member.clientId,
-        host: member.clientHost,
-        assignment: decodeAssignment(member.memberAssignment),
-      }));
-      return { state: group?.state ?? "Dead", members };
-    },
-    async createTopics(topics) {
-      return await (await ready()).createTopics({
-        waitForLeaders: true,
-        topics: topics.map((topic) => ({
-          topic: topic.topic,
-          numPartitions: topic.partitions,
-          replicationFactor: topic.replicationFactor,
-          configEntries: Object.entries(topic.config ?? {}).map(([name, value]) => ({
-            name,
-            value,
-          })),
+    }
+    const ids = [...new Set(groupIds ?? protocolTypes.keys())].sort();
+    if (ids.length === 0) return [];
+    const { groups } = await client.describeGroups(ids);
+    const byId = new Map(groups.map((group) => [group.groupId, group]));
+    return ids.map((groupId) => {
+      const group = byId.get(groupId);
+      return {
+        groupId,
+        protocolType: group?.protocolType || protocolTypes.get(groupId) || "",
+        state: group?.state ?? "Dead",
+        members: (group?.members ?? []).map((member) => ({
+          memberId: member.memberId,
+          clientId: member.clientId,
+          host: member.clientHost,
+          assignment: decodeAssignment(member.memberAssignment),
         })),
-      });
-    },
-    async deleteTopics(topics) {
-      await (await ready()).deleteTopics({ topics: [...topics] });
-    },
-    async close() {
-      if (connected) {
-        connected = undefined;
-        await client.disconnect();
-      }
-    },
-    [Symbol.asyncDispose]() {
-      return admin.close();
-    },
+      };
+    });
+  }
+
+  async describeTopic(topic: string): Promise<(PartitionInfo & PartitionOffsets)[]> {
+    const partitions = await this.partitions(topic);
+    const offsets = new Map((await this.offsets(topic)).map((row) => [row.partition, row]));
+    return partitions.map((info) => ({
+      ...info,
+      beginning: offsets.get(info.partition)?.beginning ?? 0,
+      end: offsets.get(info.partition)?.end ?? 0,
+    }));
+  }
+
+  async createTopics(topics: readonly NewTopic[]): Promise<boolean> {
+    const client = await this.#ready();
+    try {
+      return await client.createTopics({ waitForLeaders: true, topics: topics.map(toKafkaJs) });
+    } catch (error) {
+      throw await this.#explainRefusal(error, topics);
+    }
+  }
+
+  async deleteTopics(topics: readonly string[]): Promise<void> {
+    // KafkaJS retries a deletion of a missing topic for seconds before it gives up; asking
+    // for the topics' metadata first answers at once, naming the missing one.
+    await Promise.all(topics.map((topic) => this.partitions(topic)));
+    await (await this.#ready()).deleteTopics({ topics: [...topics] });
+  }
+
+  async close(): Promise<void> {
+    if (this.#connected) {
+      this.#connected = undefined;
+      await this.#client.disconnect();
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #ready(): Promise<KafkaJsAdmin> {
+    this.#connected ??= this.#client.connect().catch((error) => {
+      this.#connected = undefined;
+      throw new KafkaConnectionError("the admin client could not connect", error);
+    });
+    await this.#connected;
+    return this.#client;
+  }
+
+  /**
+   * A {@linkcode TopicError} for the first topic the broker refused to create, saying what
+   * it refused; `error` itself when it is no such refusal (e.g. a connection failure).
+   */
+  async #explainRefusal(error: unknown, topics: readonly NewTopic[]): Promise<unknown> {
+    const refusals = (error as { errors?: unknown[] }).errors;
+    const refusal = Array.isArray(refusals)
+      ? refusals.find((cause) => kafkaCodeOf(cause) !== "TOPIC_ALREADY_EXISTS")
+      : undefined;
+    const name = (refusal as { topic?: unknown } | undefined)?.topic;
+    const topic = topics.find((candidate) => candidate.topic === name);
+    if (!refusal || !topic) return error;
+    const code = kafkaCodeOf(refusal) ?? "UNKNOWN";
+    let detail: string;
+    switch (code) {
+      case "INVALID_TOPIC_EXCEPTION":
+        detail = `"${topic.topic}" is not a valid topic name (up to 249 ASCII letters, digits, ` +
+          `".", "_" and "-")`;
+        break;
+      case "INVALID_PARTITIONS":
+        detail = `${topic.partitions} is not a valid partition count`;
+        break;
+      case "INVALID_REPLICATION_FACTOR":
+        detail = `replication factor ${topic.replicationFactor ?? "(the default)"} is invalid` +
+          await this.#brokerCount().then(
+            (count) => `: the cluster has ${count} broker(s)`,
+            () => "",
+          );
+        break;
+      case "INVALID_CONFIG":
+        detail = `the broker refused the configuration ${await this.#refusedConfig(topic)}`;
+        break;
+      default:
+        detail = (refusal as Error).message;
+    }
+    return new TopicError(
+      "invalid-request",
+      topic.topic,
+      code,
+      `cannot create topic ${topic.topic}: ${detail} (${code})`,
+      error,
+    );
+  }
+
+  /** The entries of a topic's configuration the broker refuses one by one (all if none is). */
+  async #refusedConfig(topic: NewTopic): Promise<string> {
+    const entries = Object.entries(topic.config ?? {});
+    const refused: string[] = [];
+    for (const [name, value] of entries) {
+      const probe = { ...topic, config: { [name]: value } };
+      await this.#client.createTopics({
+        validateOnly: true,
+        waitForLeaders: false,
+        topics: [toKafkaJs(probe)],
+      }).catch(() => refused.push(`${name}=${value}`));
+    }
+    const shown = refused.length > 0 ? refused : entries.map(([name, value]) => `${name}=${value}`);
+    return shown.join(", ");
+  }
+
+  async #brokerCount(): Promise<number> {
+    return (await this.#client.describeCluster()).brokers.length;
+  }
+}
+
+/** KafkaJS's form of a topic to create. */
+function toKafkaJs(topic: NewTopic): ITopicConfig {
+  return {
+    topic: topic.topic,
+    numPartitions: topic.partitions,
+    replicationFactor: topic.replicationFactor,
+    configEntries: Object.entries(topic.config ?? {}).map(([name, value]) => ({ name, value })),
   };
-  return admin;
+}
+
+/** The broker's error code of a KafkaJS error (`type`), or of its cause. */
+function kafkaCodeOf(error: unknown): string | undefined {
+  for (let cause = error, depth = 0; cause && depth < 5; depth++) {
+    const type = (cause as { type?: unknown }).type;
+    if (typeof type === "string") return type;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function unknownTopic(topic: string, cause: unknown): TopicError {
+  return new TopicError(
+    "unknown-topic",
+    topic,
+    UNKNOWN_TOPIC,
+    `topic ${topic} does not exist`,
+    cause,
+  );
 }
 
 /** Decodes a consumer protocol assignment (version, [topic, [partition]], user data). */

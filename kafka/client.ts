@@ -6,6 +6,7 @@
 
 import { getLogger, type Logger } from "@logtape/logtape";
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from "kafkajs";
+import { fixKafkaJsTimerWarning } from "./timer_warning.ts";
 
 /** TLS settings (Node's `tls.connect` options troupe passes on). */
 export interface TlsOptions {
@@ -168,6 +169,7 @@ function logCreator() {
  * ```
  */
 export function createKafkaClient(options: ConnectionOptions): Kafka {
+  fixKafkaJsTimerWarning();
   const brokers = parseBrokers(options.brokers);
   const memory = brokers.find((broker) => broker.startsWith(MEMORY_SCHEME));
   if (memory !== undefined) {

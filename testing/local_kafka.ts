@@ -6,6 +6,7 @@
  */
 
 import { Kafka, logLevel } from "kafkajs";
+import { fixKafkaJsTimerWarning } from "../kafka/timer_warning.ts";
 import { LocalKafkaError } from "./errors.ts";
 import { ensureKafkaJars, type KafkaJarsOptions, runTool, tail } from "./kafka_jars.ts";
 
@@ -164,6 +165,7 @@ async function readTail(path: string): Promise<string> {
 
 /** One metadata round trip; true when the broker answered. */
 async function answers(brokers: string[]): Promise<boolean> {
+  fixKafkaJsTimerWarning();
   const admin = new Kafka({
     brokers,
     clientId: "troupe-local-kafka-probe",
