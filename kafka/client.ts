@@ -139,9 +139,10 @@ export function registerMemoryCluster(
  * logs every retriable error response at error and every pause at info, while troupe logs
  * what matters to an operator (crashes, outages, rebalances) in its own categories.
  */
-function logCreator() {
+function logCreator(listener?: KafkaJsLogListener) {
   return (entry: { namespace: string; level: logLevel; log: { message: string } }) => {
     const { message, ...properties } = entry.log as { message: string } & Record<string, unknown>;
+    listener?.(entry.namespace, message);
     delete properties.timestamp;
     delete properties.logger;
     const record = { namespace: entry.namespace, ...properties };
@@ -159,7 +160,13 @@ function logCreator() {
 }
 
 /**
- * A KafkaJS client for `options`, logging through LogTape.
+ * Hears every KafkaJS log line a client writes at warning level or above (its namespace, e.g.
+ * `"Runner"`, and its message): the only way to learn of some of what KafkaJS does by itself.
+ */
+export type KafkaJsLogListener = (namespace: string, message: string) => void;
+
+/**
+ * A KafkaJS client for `options`, logging through LogTape (and to `listener`, if given).
  *
  * @example
  * ```ts
@@ -168,7 +175,10 @@ function logCreator() {
  * const admin = kafka.admin();
  * ```
  */
-export function createKafkaClient(options: ConnectionOptions): Kafka {
+export function createKafkaClient(
+  options: ConnectionOptions,
+  listener?: KafkaJsLogListener,
+): Kafka {
   fixKafkaJsTimerWarning();
   const brokers = parseBrokers(options.brokers);
   const memory = brokers.find((broker) => broker.startsWith(MEMORY_SCHEME));
@@ -193,6 +203,6 @@ export function createKafkaClient(options: ConnectionOptions): Kafka {
     requestTimeout: options.requestTimeout ?? 30_000,
     retry: { maxRetryTime: 5_000, ...options.clientRetry },
     logLevel: kafkaJsLogger.isEnabledFor("debug") ? logLevel.INFO : logLevel.WARN,
-    logCreator,
+    logCreator: () => logCreator(listener),
   });
 }

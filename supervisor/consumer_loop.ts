@@ -138,7 +138,10 @@ export class ConsumerLoop<K, V> {
     this.#options = options;
     this.#sink = sink;
     this.#observer = observer;
-    this.#kafka = createKafkaClient(options.connection);
+    this.#kafka = createKafkaClient(
+      options.connection,
+      (namespace, message) => this.#kafkaJsSaid(namespace, message),
+    );
     this.#codecs = { key: options.keyCodec, value: options.valueCodec };
   }
 
@@ -222,12 +225,7 @@ export class ConsumerLoop<K, V> {
       this.#lastHeartbeat = Date.now();
       if (this.#observer.watching) this.#observer.alive();
     });
-    consumer.on(events.REBALANCING, () => {
-      this.#lastHeartbeat = 0; // a re-join does not heartbeat; do not mistake it for an outage
-      // When a batch held the re-join (see #eachBatch), the drain and commit already happened.
-      if (this.#drained) this.#drained = false;
-      else this.#sink.rebalanceStarted();
-    });
+    consumer.on(events.REBALANCING, () => this.#rebalanceSignalled());
     consumer.on(events.CRASH, ({ payload }) => {
       if (this.#session) this.#session.commitWith = undefined;
       // KafkaJS gives up for good on some errors that only mean "the broker is away" (e.g.
@@ -242,6 +240,27 @@ export class ConsumerLoop<K, V> {
         this.#relaunching ??= this.#relaunch(consumer).finally(() => this.#relaunching = undefined);
       }
     });
+  }
+
+  /** KafkaJS is about to re-join its group. */
+  #rebalanceSignalled(): void {
+    this.#lastHeartbeat = 0; // a re-join does not heartbeat; do not mistake it for an outage
+    // When a batch held the re-join (see #eachBatch), the drain and commit already happened.
+    if (this.#drained) this.#drained = false;
+    else this.#sink.rebalanceStarted();
+  }
+
+  /**
+   * When its own heartbeat finds that the coordinator forgot this member (a session that
+   * expired while the process was frozen or cut off), KafkaJS re-joins without its REBALANCING
+   * event; its log line is the only sign.
+   */
+  #kafkaJsSaid(namespace: string, message: string): void {
+    if (
+      namespace === "Runner" && message.startsWith("The coordinator is not aware of this member")
+    ) {
+      this.#rebalanceSignalled();
+    }
   }
 
   #endSession(): void {
