@@ -23,7 +23,7 @@ import { parseArgs } from "node:util";
 import { type Admin, createAdmin } from "../mod.ts";
 import { DEFAULT_KAFKA_VERSION, ensureKafkaJars, startLocalKafka } from "../testing/mod.ts";
 import { killRunning, type ProcessRun, runProcess } from "./lib/process.ts";
-import { silenceKafkaJsTimerWarning } from "./lib/peer.ts";
+import { fixKafkaJsTimerWarning } from "./lib/peer.ts";
 import { markdown, type Results, svgChart, targets } from "./lib/report.ts";
 
 const BENCH = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
@@ -944,7 +944,7 @@ async function main(): Promise<number> {
 }
 
 if (import.meta.main) {
-  silenceKafkaJsTimerWarning();
+  fixKafkaJsTimerWarning();
   try {
     Deno.exit(await main());
   } catch (error) {

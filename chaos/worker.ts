@@ -9,7 +9,6 @@
  */
 
 import { configureLogging } from "../cli/logging.ts";
-import { silenceKafkaJsTimerWarning } from "../cli/kafkajs_warning.ts";
 import { createProcessor } from "../mod.ts";
 
 const [brokers, topic, groupId, logFile, workMsText] = Deno.args;
@@ -17,7 +16,6 @@ const workMs = Number(workMsText ?? "1");
 
 // Troupe's log lines go to this worker's stderr (the harness keeps it in a file).
 await configureLogging({ level: "info", format: "pretty" });
-silenceKafkaJsTimerWarning();
 
 const log = await Deno.open(logFile, { append: true, create: true });
 const encoder = new TextEncoder();

@@ -12,6 +12,7 @@ import { RECONNECT_BACKOFF, waitForBrokers } from "../kafka/broker_probe.ts";
 import { createKafkaClient } from "../kafka/client.ts";
 import { classifyKafkaError, describeError, KafkaConnectionError } from "../kafka/errors.ts";
 import { type MessageCodecs, ReceivedMessage } from "../kafka/message.ts";
+import { matchingTopics } from "../kafka/subscription.ts";
 import type { ResolvedProcessorOptions } from "./resolve_options.ts";
 import {
   type Assignment,
@@ -174,7 +175,7 @@ export class ConsumerLoop<K, V> {
     this.#listen(consumer, joined);
     try {
       await consumer.connect();
-      this.#subscribed = await this.#matchingTopics();
+      this.#subscribed = await matchingTopics(this.#kafka, this.#options.topics);
       await this.#run(consumer, this.#subscribed);
       const limit = options.connectTimeoutMs + settings.rebalanceTimeout;
       const timer = setTimeout(
@@ -300,31 +301,6 @@ export class ConsumerLoop<K, V> {
     });
   }
 
-  /**
-   * The topic names the subscription covers now. KafkaJS resolves a RegExp once, when it
-   * subscribes; troupe resolves it itself, now and every `topicRefreshMs`, so that topics
-   * created later are picked up. Internal topics (`__*`) never match.
-   */
-  async #matchingTopics(): Promise<string[]> {
-    const patterns = this.#options.topics;
-    const names = new Set(patterns.filter((topic): topic is string => typeof topic === "string"));
-    if (names.size < patterns.length) {
-      const admin = this.#kafka.admin();
-      await admin.connect();
-      try {
-        for (const topic of await admin.listTopics()) {
-          if (topic.startsWith("__")) continue;
-          if (patterns.some((pattern) => pattern instanceof RegExp && pattern.test(topic))) {
-            names.add(topic);
-          }
-        }
-      } finally {
-        await admin.disconnect().catch(() => {});
-      }
-    }
-    return [...names].sort();
-  }
-
   #refreshTopics(): void {
     this.#refreshing ??= this.#resubscribeIfChanged()
       .catch((error) =>
@@ -343,7 +319,7 @@ export class ConsumerLoop<K, V> {
   async #resubscribeIfChanged(): Promise<void> {
     const consumer = this.#consumer;
     if (!consumer) return;
-    const topics = await this.#matchingTopics();
+    const topics = await matchingTopics(this.#kafka, this.#options.topics);
     const unchanged = topics.join("\u0000") === this.#subscribed.join("\u0000");
     if (unchanged || this.#consumer !== consumer) return;
     log.info("subscription now matches {count} topic(s): {topics}", {

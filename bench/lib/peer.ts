@@ -85,7 +85,7 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export { silenceKafkaJsTimerWarning } from "../../cli/kafkajs_warning.ts";
+export { fixKafkaJsTimerWarning } from "../../kafka/timer_warning.ts";
 
 /**
  * Counts, per partition, which offsets a consumer handled, to tell afterwards which

@@ -16,15 +16,15 @@ import { Kafka, logLevel } from "kafkajs";
 import {
   delay,
   finish,
+  fixKafkaJsTimerWarning,
   flags,
   numberFlag,
   send,
-  silenceKafkaJsTimerWarning,
   stderrLogCreator,
   stringFlag,
 } from "../lib/peer.ts";
 
-silenceKafkaJsTimerWarning();
+fixKafkaJsTimerWarning();
 const args = flags(["brokers", "topic", "group", "messages", "mode", "delay-ms", "timeout-ms"]);
 const topic = stringFlag(args, "topic");
 const messages = numberFlag(args, "messages");

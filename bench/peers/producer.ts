@@ -29,14 +29,14 @@ import { createProducer } from "../../mod.ts";
 import {
   delay,
   finish,
+  fixKafkaJsTimerWarning,
   flags,
   numberFlag,
-  silenceKafkaJsTimerWarning,
   stderrLogCreator,
   stringFlag,
 } from "../lib/peer.ts";
 
-silenceKafkaJsTimerWarning();
+fixKafkaJsTimerWarning();
 const args = flags([
   "brokers",
   "topic",

@@ -25,15 +25,15 @@ import { resolveProcessorOptions } from "../../supervisor/resolve_options.ts";
 import {
   delay,
   finish,
+  fixKafkaJsTimerWarning,
   flags,
   HandledOffsets,
   numberFlag,
   send,
-  silenceKafkaJsTimerWarning,
   stringFlag,
 } from "../lib/peer.ts";
 
-silenceKafkaJsTimerWarning();
+fixKafkaJsTimerWarning();
 const args = flags([
   "brokers",
   "topic",
