@@ -21,7 +21,7 @@ Deno.test("README: the options table shows PROCESSOR_DEFAULTS, every entry and i
   assert.ok(start >= 0 && end > start, "the README marks its defaults table");
   const shown = new Map<string, unknown>();
   for (const line of readme.slice(start, end).split("\n")) {
-    const match = /^\| `([\w.]+)` \| `([^`]*)` \|/.exec(line);
+    const match = /^\|\s*`([\w.]+)`\s*\|\s*`([^`]*)`\s*\|/.exec(line);
     if (match) shown.set(match[1], JSON.parse(match[2]));
   }
   assert.deepEqual(shown, leaves(PROCESSOR_DEFAULTS));
