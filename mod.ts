@@ -79,23 +79,25 @@ export {
   KafkaConnectionError,
   NonRetriableError,
 } from "./kafka/errors.ts";
-export {
-  type Admin,
-  type CommittedOffset,
-  createAdmin,
-  type GroupMember,
-  type NewTopic,
-  type PartitionInfo,
-  type PartitionLag,
-  type PartitionOffsets,
-  TopicError,
-  type TopicInfo,
-} from "./kafka/admin.ts";
+export { createAdmin } from "./kafka/admin.ts";
+export type {
+  Admin,
+  CommittedOffset,
+  GroupMember,
+  NewTopic,
+  PartitionInfo,
+  PartitionLag,
+  PartitionOffsets,
+  TopicInfo,
+} from "./kafka/admin_types.ts";
+export { TopicError } from "./kafka/topic_error.ts";
 export {
   createProducer,
   ProduceError,
   type Producer,
+  PRODUCER_DEFAULTS,
   ProducerClosedError,
+  type ProducerDefaults,
   type ProducerOptions,
   type ProducerRecord,
   type RecordMetadata,

@@ -19,18 +19,6 @@ import { type ConnectionOptions, createKafkaClient } from "./client.ts";
 import { KafkaConnectionError } from "./errors.ts";
 import { TopicError } from "./topic_error.ts";
 
-export type {
-  Admin,
-  CommittedOffset,
-  GroupMember,
-  NewTopic,
-  PartitionInfo,
-  PartitionLag,
-  PartitionOffsets,
-  TopicInfo,
-} from "./admin_types.ts";
-export { TopicError } from "./topic_error.ts";
-
 /**
  * Creates an admin client.
  *

@@ -13,7 +13,7 @@ import type {
 } from "kafkajs";
 import { type ConnectionOptions, createKafkaClient } from "./client.ts";
 import type { Codec } from "./codec.ts";
-import { encodeRecord, type ProducerRecord } from "./producer.ts";
+import { encodeRecord, type ProducerRecord } from "./record_encoding.ts";
 
 /** What a partition's transactions need. */
 export interface PartitionTransactionsOptions {

@@ -6,7 +6,8 @@
 
 import { getLogger } from "@logtape/logtape";
 import { Limiter } from "../actors/limiter.ts";
-import { type Admin, createAdmin } from "../kafka/admin.ts";
+import { createAdmin } from "../kafka/admin.ts";
+import type { Admin } from "../kafka/admin_types.ts";
 import type { CodecSpec, Decoded } from "../kafka/codec.ts";
 import { describeError, KafkaConnectionError } from "../kafka/errors.ts";
 import type { CommittedOffsetsReader, OffsetCommitter } from "./committer.ts";

@@ -10,6 +10,7 @@ import type { RetryPolicy } from "../actors/attempts.ts";
 import { type ConnectionOptions, parseBrokers } from "../kafka/client.ts";
 import { type Codec, type CodecSpec, type Decoded, resolveCodec } from "../kafka/codec.ts";
 import { ConfigError, NonRetriableError } from "../kafka/errors.ts";
+import { booleanOption, choiceOption, guardOption, integerOption } from "../kafka/option_values.ts";
 import { PROCESSOR_DEFAULTS, type ProcessorDefaults } from "./defaults.ts";
 import type { Handler } from "./handler_context.ts";
 import type {
@@ -61,31 +62,6 @@ export interface ResolvedProcessorOptions<K, V> extends PlainOptions {
   readonly consumer: Required<Omit<ConsumerSettings, "rackId">> & { rackId: string | undefined };
 }
 
-function integer(value: unknown, option: string, min: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-    throw new ConfigError(option, `must be an integer >= ${min}, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function boolean(value: unknown, option: string, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== "boolean") {
-    throw new ConfigError(option, `must be true or false, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function guard<T>(option: string, build: () => T): T {
-  try {
-    return build();
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError(option, error instanceof Error ? error.message : String(error));
-  }
-}
-
 /**
  * The default verdict on an error: a malformed message (a `DecodeError`) and the handler's
  * own "do not retry" (a `NonRetriableError`) are final; everything else is worth a retry.
@@ -107,8 +83,8 @@ function resolveRetry(options: RetryOptions, name: string): RetryPolicy {
   }
   const defaults = PROCESSOR_DEFAULTS.retry;
   return {
-    maxAttempts: integer(options.maxAttempts, `${name}.maxAttempts`, 1, defaults.maxAttempts),
-    backoff: guard(
+    maxAttempts: integerOption(options.maxAttempts, `${name}.maxAttempts`, 1, defaults.maxAttempts),
+    backoff: guardOption(
       `${name}.backoff`,
       () => resolveBackoff(options.backoff, `${name}.backoff`, defaults.backoff),
     ),
@@ -156,7 +132,7 @@ function resolveBasics<KC extends CodecSpec, VC extends CodecSpec>(
   if (options === null || typeof options !== "object") {
     throw new ConfigError("options", "createProcessor needs an options object");
   }
-  const brokers = guard("brokers", () => parseBrokers(options.brokers));
+  const brokers = guardOption("brokers", () => parseBrokers(options.brokers));
   if (typeof options.groupId !== "string" || options.groupId.trim() === "") {
     throw new ConfigError("groupId", "must be a non-empty string (the consumer group id)");
   }
@@ -185,16 +161,16 @@ function resolveBasics<KC extends CodecSpec, VC extends CodecSpec>(
     groupId: options.groupId,
     topics,
     handler: options.handler as Handler<Decoded<KC>, Decoded<VC>>,
-    fromBeginning: boolean(
+    fromBeginning: booleanOption(
       options.fromBeginning,
       "fromBeginning",
       PROCESSOR_DEFAULTS.fromBeginning,
     ),
-    keyCodec: guard(
+    keyCodec: guardOption(
       "keyCodec",
       () => resolveCodec(options.keyCodec ?? PROCESSOR_DEFAULTS.keyCodec, "keyCodec"),
     ) as Codec<Decoded<KC>>,
-    valueCodec: guard(
+    valueCodec: guardOption(
       "valueCodec",
       () => resolveCodec(options.valueCodec ?? PROCESSOR_DEFAULTS.valueCodec, "valueCodec"),
     ) as Codec<Decoded<VC>>,
@@ -203,15 +179,14 @@ function resolveBasics<KC extends CodecSpec, VC extends CodecSpec>(
 
 /** Ordering, concurrency and the in-flight limits. */
 function resolveParallelism(options: ProcessorOptions<CodecSpec, CodecSpec>) {
-  const ordering = options.ordering ?? PROCESSOR_DEFAULTS.ordering;
-  if (ordering !== "partition" && ordering !== "key" && ordering !== "unordered") {
-    throw new ConfigError(
-      "ordering",
-      `must be "partition", "key" or "unordered", got ${JSON.stringify(ordering)}`,
-    );
-  }
+  const ordering = choiceOption<Ordering>(
+    options.ordering,
+    "ordering",
+    ["partition", "key", "unordered"],
+    PROCESSOR_DEFAULTS.ordering,
+  );
   const lanes = ordering !== "partition";
-  const concurrency = integer(
+  const concurrency = integerOption(
     options.concurrency,
     "concurrency",
     1,
@@ -228,8 +203,8 @@ function resolveParallelism(options: ProcessorOptions<CodecSpec, CodecSpec>) {
     concurrency,
     maxInFlight: options.maxInFlight === undefined
       ? PROCESSOR_DEFAULTS.maxInFlight
-      : integer(options.maxInFlight, "maxInFlight", 1, 1),
-    offsetMetadataMaxBytes: integer(
+      : integerOption(options.maxInFlight, "maxInFlight", 1, 1),
+    offsetMetadataMaxBytes: integerOption(
       options.offsetMetadataMaxBytes,
       "offsetMetadataMaxBytes",
       64,
@@ -254,7 +229,7 @@ function resolveOutputs(options: ProcessorOptions<CodecSpec, CodecSpec>, orderin
     );
   }
   const exactlyOnce = eos === false ? null : {
-    maxMessages: integer(
+    maxMessages: integerOption(
       eos === true ? undefined : eos.maxMessages,
       "exactlyOnce.maxMessages",
       1,
@@ -273,12 +248,12 @@ function resolveOutputs(options: ProcessorOptions<CodecSpec, CodecSpec>, orderin
     throw new ConfigError("output", "cannot be false with exactlyOnce: transactions carry outputs");
   }
   const codecs: OutputCodecs | null = output === false ? null : {
-    keyCodec: guard(
+    keyCodec: guardOption(
       "output.keyCodec",
       () =>
         resolveCodec(output === true ? "string" : output.keyCodec ?? "string", "output.keyCodec"),
     ) as Codec<unknown>,
-    valueCodec: guard(
+    valueCodec: guardOption(
       "output.valueCodec",
       () =>
         resolveCodec(output === true ? "json" : output.valueCodec ?? "json", "output.valueCodec"),
@@ -289,13 +264,13 @@ function resolveOutputs(options: ProcessorOptions<CodecSpec, CodecSpec>, orderin
 
 /** Mailboxes, restarts, retries and dead letters. */
 function resolveSupervision(options: ProcessorOptions<CodecSpec, CodecSpec>) {
-  const mailboxCapacity = integer(
+  const mailboxCapacity = integerOption(
     options.mailboxCapacity,
     "mailboxCapacity",
     1,
     PROCESSOR_DEFAULTS.mailboxCapacity,
   );
-  const mailboxLowWatermark = integer(
+  const mailboxLowWatermark = integerOption(
     options.mailboxLowWatermark,
     "mailboxLowWatermark",
     0,
@@ -320,9 +295,14 @@ function resolveSupervision(options: ProcessorOptions<CodecSpec, CodecSpec>) {
     mailboxCapacity,
     mailboxLowWatermark,
     restart: {
-      maxRestarts: integer(restart.maxRestarts, "restart.maxRestarts", 0, defaults.maxRestarts),
-      withinMs: integer(restart.withinMs, "restart.withinMs", 1, defaults.withinMs),
-      backoff: guard(
+      maxRestarts: integerOption(
+        restart.maxRestarts,
+        "restart.maxRestarts",
+        0,
+        defaults.maxRestarts,
+      ),
+      withinMs: integerOption(restart.withinMs, "restart.withinMs", 1, defaults.withinMs),
+      backoff: guardOption(
         "restart.backoff",
         () => resolveBackoff(restart.backoff, "restart.backoff", defaults.backoff),
       ),
@@ -337,17 +317,27 @@ function resolveSupervision(options: ProcessorOptions<CodecSpec, CodecSpec>) {
 function resolveTiming(options: ProcessorOptions<CodecSpec, CodecSpec>) {
   const d = PROCESSOR_DEFAULTS;
   return {
-    commitIntervalMs: integer(options.commitIntervalMs, "commitIntervalMs", 1, d.commitIntervalMs),
-    autoCommit: boolean(options.autoCommit, "autoCommit", d.autoCommit),
-    shutdownTimeoutMs: integer(
+    commitIntervalMs: integerOption(
+      options.commitIntervalMs,
+      "commitIntervalMs",
+      1,
+      d.commitIntervalMs,
+    ),
+    autoCommit: booleanOption(options.autoCommit, "autoCommit", d.autoCommit),
+    shutdownTimeoutMs: integerOption(
       options.shutdownTimeoutMs,
       "shutdownTimeoutMs",
       0,
       d.shutdownTimeoutMs,
     ),
-    connectTimeoutMs: integer(options.connectTimeoutMs, "connectTimeoutMs", 1, d.connectTimeoutMs),
-    topicRefreshMs: integer(options.topicRefreshMs, "topicRefreshMs", 1, d.topicRefreshMs),
-    measureProcessingTime: boolean(
+    connectTimeoutMs: integerOption(
+      options.connectTimeoutMs,
+      "connectTimeoutMs",
+      1,
+      d.connectTimeoutMs,
+    ),
+    topicRefreshMs: integerOption(options.topicRefreshMs, "topicRefreshMs", 1, d.topicRefreshMs),
+    measureProcessingTime: booleanOption(
       options.measureProcessingTime,
       "measureProcessingTime",
       d.measureProcessingTime,
@@ -362,7 +352,7 @@ function resolveConsumer(settings: ConsumerSettings = {}): ResolvedProcessorOpti
 >["consumer"] {
   const d = PROCESSOR_DEFAULTS.consumer;
   const at = (name: keyof typeof d & keyof ConsumerSettings, min: number) =>
-    integer(settings[name], `consumer.${name}`, min, d[name] as number);
+    integerOption(settings[name], `consumer.${name}`, min, d[name] as number);
   const consumer = {
     sessionTimeout: at("sessionTimeout", 1),
     rebalanceTimeout: at("rebalanceTimeout", 1),
@@ -371,7 +361,7 @@ function resolveConsumer(settings: ConsumerSettings = {}): ResolvedProcessorOpti
     maxBytes: at("maxBytes", 1),
     minBytes: at("minBytes", 1),
     maxWaitTimeInMs: at("maxWaitTimeInMs", 0),
-    readUncommitted: boolean(
+    readUncommitted: booleanOption(
       settings.readUncommitted,
       "consumer.readUncommitted",
       d.readUncommitted,

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { createProducer, json, ProduceError, ProducerClosedError } from "../mod.ts";
+import {
+  ConfigError,
+  createProducer,
+  json,
+  ProduceError,
+  PRODUCER_DEFAULTS,
+  ProducerClosedError,
+} from "../mod.ts";
 import { createTopic, readRecords, testBrokers, uniqueName } from "./_helpers.ts";
 
 /** Reads every record of `topic` back: "partition:offset" -> { key, value }. */
@@ -100,4 +107,24 @@ Deno.test("producer: a record over maxRecordBytes fails at once, before any conn
   assert.equal(error.code, "MESSAGE_TOO_LARGE");
   assert.match(error.message, /larger than maxRecordBytes \(100\)/);
   await producer.close();
+});
+
+Deno.test("producer: invalid options are refused before connecting, naming the option", () => {
+  const refused = (options: Record<string, unknown>, option: string) =>
+    assert.throws(
+      () => createProducer({ brokers: "127.0.0.1:9", ...options } as never),
+      (error: unknown) => error instanceof ConfigError && error.option === option,
+      `${JSON.stringify(options)} should be refused as ${option}`,
+    );
+  refused({ brokers: "nowhere" }, "brokers");
+  refused({ acks: 1 }, "acks");
+  refused({ acks: "some" }, "acks");
+  refused({ compression: "zstd" }, "compression");
+  refused({ lingerMs: -1 }, "lingerMs");
+  refused({ maxInFlight: 0 }, "maxInFlight");
+  refused({ idempotent: "yes" }, "idempotent");
+  refused({ valueCodec: "yaml" }, "valueCodec");
+  assert.equal(PRODUCER_DEFAULTS.acks, "all");
+  // The defaults make a producer without connecting.
+  createProducer({ brokers: "127.0.0.1:9" });
 });
