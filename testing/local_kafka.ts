@@ -5,6 +5,7 @@
  * @module
  */
 
+import { clusterId } from "./cluster_id.ts";
 import { Kafka, logLevel } from "kafkajs";
 import { fixKafkaJsTimerWarning } from "../kafka/timer_warning.ts";
 import { LocalKafkaError } from "./errors.ts";
@@ -55,13 +56,6 @@ function freePort(): number {
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
   return port;
-}
-
-/** A KRaft cluster id: 16 random bytes in URL-safe base64 without padding, as Kafka makes them. */
-function clusterId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
 }
 
 function isAlive(pid: number): boolean {

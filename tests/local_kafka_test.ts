@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { LocalKafkaError, startLocalKafka } from "../testing/mod.ts";
+import { clusterId } from "../testing/cluster_id.ts";
 import { createTopic, kafkaClient, processMentions, testBrokers, uniqueName } from "./_helpers.ts";
+
+Deno.test("cluster ids are Kafka's shape and never read as a command-line option", () => {
+  for (let i = 0; i < 10_000; i++) {
+    const id = clusterId();
+    assert.match(id, /^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+  }
+});
 
 Deno.test("round trip: 1,000 keyed JSON messages over 3 partitions come back intact", async () => {
   const brokers = testBrokers();
