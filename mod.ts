@@ -45,6 +45,7 @@ export type {
   ConsumerSettings,
   DeadLetterOption,
   Ordering,
+  PartitionAssignerName,
   ProcessorOptions,
   RestartOptions,
   RetryOptions,

@@ -97,12 +97,31 @@ export function describeError(error: unknown): string {
 }
 
 /**
+ * A commit cannot be made yet: no batch was fetched under the current group membership, or
+ * the session it was asked of has ended. Not a failure; the commit is simply deferred.
+ *
+ * @example
+ * ```ts
+ * import { NotReadyToCommit } from "./errors.ts";
+ * console.log(new NotReadyToCommit().name); // "NotReadyToCommit"
+ * ```
+ */
+export class NotReadyToCommit extends Error {
+  /** Creates the error. */
+  constructor() {
+    super("no fetch under the current group membership yet");
+    this.name = "NotReadyToCommit";
+  }
+}
+
+/**
  * What a Kafka client error means for troupe, whatever client raised it:
  *
  * - `rebalance`: the group moved on or is moving (a rebalance, a new generation, this member
  *   forgotten, the coordinator moved): not data loss; re-join and go on.
  * - `fatal`: no retry can fix it (credentials, permissions, an unsupported version, a bad
- *   group id or session timeout): the processor fails.
+ *   group id or session timeout, members of one group with different partition assigners):
+ *   the processor fails.
  * - `connection`: the brokers could not be reached or did not answer in time.
  * - `other`: anything else (a refusal about a record, a bug).
  */

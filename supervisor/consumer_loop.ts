@@ -5,86 +5,25 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Batch, Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import { type Consumer, type EachBatchPayload, type Kafka, PartitionAssigners } from "kafkajs";
 import { retry, sleep } from "../actors/backoff.ts";
-import { dropAbortedRecords } from "../kafka/aborted_transactions.ts";
+import { messagesOf } from "../kafka/batch_messages.ts";
 import { RECONNECT_BACKOFF, waitForBrokers } from "../kafka/broker_probe.ts";
 import { createKafkaClient } from "../kafka/client.ts";
 import { classifyKafkaError, describeError, KafkaConnectionError } from "../kafka/errors.ts";
-import { type MessageCodecs, ReceivedMessage } from "../kafka/message.ts";
-import { matchingTopics } from "../kafka/subscription.ts";
-import type { ResolvedProcessorOptions } from "./resolve_options.ts";
+import { MembershipSession } from "../kafka/membership_session.ts";
+import type { MessageCodecs } from "../kafka/message.ts";
+import { type OwnedPartitions, STICKY_ASSIGNER, stickyAssigner } from "../kafka/sticky_assigner.ts";
 import {
-  type Assignment,
-  type CommitOffset,
-  type FetcherObserver,
-  type FetchSession,
-  type FetchSink,
-  NotReadyToCommit,
-} from "./seam.ts";
+  isUnchanged,
+  readSubscription,
+  subscriptionChange,
+  type SubscriptionSnapshot,
+} from "../kafka/subscription.ts";
+import type { ResolvedProcessorOptions } from "./resolve_options.ts";
+import type { Assignment, FetcherObserver, FetchSink } from "./seam.ts";
 
 const log = getLogger(["troupe", "consumer"]);
-
-type CommitFunction = EachBatchPayload["commitOffsetsIfNecessary"];
-
-/**
- * One group membership, from a join to the next: pauses and seeks go to the consumer, and
- * commits through the `commitOffsetsIfNecessary` of the membership's latest batch, without
- * KafkaJS's retry loop: a retry could run after the group moved on, under the new generation,
- * and commit a partition this member no longer owns (kafkajs#1046).
- */
-class MembershipSession implements FetchSession {
-  #consumer: Consumer;
-  #seek: (topic: string, partition: number, offset: number) => void;
-  /** The latest batch's commit, until the membership ends or the consumer crashes. */
-  commitWith: CommitFunction | undefined;
-  ended = false;
-
-  constructor(
-    consumer: Consumer,
-    seek: (topic: string, partition: number, offset: number) => void,
-  ) {
-    this.#consumer = consumer;
-    this.#seek = seek;
-  }
-
-  pause(topic: string, partition: number): void {
-    try {
-      this.#consumer.pause([{ topic, partitions: [partition] }]);
-    } catch {
-      // Between a crash and the re-join there is no group to pause in; the engine re-applies
-      // its pauses on the next assignment.
-    }
-  }
-
-  resume(topic: string, partition: number): void {
-    try {
-      this.#consumer.resume([{ topic, partitions: [partition] }]);
-    } catch {
-      // See pause().
-    }
-  }
-
-  seek(topic: string, partition: number, offset: number): void {
-    this.#seek(topic, partition, offset);
-  }
-
-  async commit(offsets: readonly CommitOffset[]): Promise<void> {
-    const commit = this.commitWith;
-    if (this.ended || !commit) throw new NotReadyToCommit();
-    // KafkaJS passes `metadata` through to the OffsetCommit request; its types omit it.
-    const byTopic = new Map<
-      string,
-      { partition: number; offset: string; metadata: string | null }[]
-    >();
-    for (const { topic, partition, offset, metadata } of offsets) {
-      let partitions = byTopic.get(topic);
-      if (!partitions) byTopic.set(topic, partitions = []);
-      partitions.push({ partition, offset: String(offset), metadata });
-    }
-    await commit({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
-  }
-}
 
 /**
  * Runs the KafkaJS consumer of a processor and hands what it fetches to the engine (a
@@ -97,6 +36,11 @@ class MembershipSession implements FetchSession {
  * heartbeat inside a batch reports that the group moved on, the loop holds KafkaJS's re-join
  * until the engine drained and committed. When KafkaJS's own heartbeat sees it first, only a
  * best-effort commit is possible.
+ *
+ * Every `topicRefreshMs` it reads what the subscription covers: a topic created (or matching
+ * a RegExp) or deleted makes it subscribe again, with a new KafkaJS consumer (a KafkaJS
+ * consumer never forgets a topic); partitions added make the group's leader re-join, so that
+ * the group spreads them.
  *
  * @example
  * ```ts ignore
@@ -116,10 +60,13 @@ export class ConsumerLoop<K, V> {
   /** Set when a batch already drained for the rebalance KafkaJS's event then announces. */
   #drained = false;
   #memberId: string | null = null;
+  #leader = false;
+  /** What this member owns, as the sticky assigner tells the group's leader. */
+  #owned: OwnedPartitions = { generation: -1, assignment: {} };
   /** Seeks not yet seen to take effect, by partition. */
   #seeks = new Map<string, { topic: string; partition: number; offset: number }>();
   #lastHeartbeat = 0;
-  #subscribed: string[] = [];
+  #subscription: SubscriptionSnapshot = new Map();
   #refreshTimer: ReturnType<typeof setInterval> | undefined;
   #refreshing: Promise<void> | undefined;
   #relaunching: Promise<void> | undefined;
@@ -168,16 +115,18 @@ export class ConsumerLoop<K, V> {
   async start(): Promise<void> {
     const options = this.#options;
     await waitForBrokers(options.connection, options.connectTimeoutMs);
-    const settings = options.consumer;
-    const consumer = this.#kafka.consumer({ groupId: options.groupId, ...settings });
-    this.#consumer = consumer;
+    this.#subscription = await readSubscription(this.#kafka, options.topics);
+    for (const topic of options.topics) {
+      if (typeof topic === "string" && !this.#subscription.has(topic)) {
+        log.warn("topic {topic} does not exist (yet); it is read once it does", { topic });
+      }
+    }
     const joined = Promise.withResolvers<void>();
-    this.#listen(consumer, joined);
+    const consumer = this.#newConsumer(joined);
     try {
       await consumer.connect();
-      this.#subscribed = await matchingTopics(this.#kafka, this.#options.topics);
-      await this.#run(consumer, this.#subscribed);
-      const limit = options.connectTimeoutMs + settings.rebalanceTimeout;
+      await this.#run(consumer);
+      const limit = options.connectTimeoutMs + options.consumer.rebalanceTimeout;
       const timer = setTimeout(
         () =>
           joined.reject(
@@ -186,9 +135,7 @@ export class ConsumerLoop<K, V> {
         limit,
       );
       await joined.promise.finally(() => clearTimeout(timer));
-      if (options.topics.some((topic) => topic instanceof RegExp)) {
-        this.#refreshTimer = setInterval(() => this.#refreshTopics(), options.topicRefreshMs);
-      }
+      this.#refreshTimer = setInterval(() => this.#refresh(), options.topicRefreshMs);
     } catch (error) {
       await consumer.disconnect().catch(() => {});
       this.#consumer = undefined;
@@ -207,27 +154,45 @@ export class ConsumerLoop<K, V> {
     if (consumer) await consumer.disconnect();
   }
 
-  /** Subscribes to KafkaJS's group events; `joined` settles with the first join or a fatal crash. */
-  #listen(consumer: Consumer, joined: PromiseWithResolvers<void>): void {
-    const { events } = consumer;
-    consumer.on(events.GROUP_JOIN, ({ payload }) => {
-      this.#memberId = payload.memberId;
-      this.#drained = false;
-      this.#lastHeartbeat = Date.now();
-      this.#endSession();
-      const session = new MembershipSession(consumer, (t, p, o) => this.#seek(t, p, o));
-      this.#session = session;
-      this.#sink.assigned(payload.memberAssignment, session);
-      this.#reapplySeeks(payload.memberAssignment);
-      this.#observer.joined(payload.memberId, payload.memberAssignment);
-      joined.resolve();
+  /** A KafkaJS consumer of the group, listened to; it becomes the running one. */
+  #newConsumer(joined?: PromiseWithResolvers<void>): Consumer {
+    const options = this.#options;
+    const assigner = options.partitionAssigner === "sticky"
+      ? stickyAssigner(() => this.#owned)
+      : PartitionAssigners.roundRobin;
+    const consumer = this.#kafka.consumer({
+      groupId: options.groupId,
+      ...options.consumer,
+      partitionAssigners: [assigner],
+      // A deleted topic must stay deleted: troupe follows what exists (see #refresh).
+      allowAutoTopicCreation: false,
     });
-    consumer.on(events.HEARTBEAT, () => {
+    this.#consumer = consumer;
+    this.#listen(consumer, joined);
+    return consumer;
+  }
+
+  /** Subscribes to KafkaJS's group events; `joined` settles with the first join or a fatal crash. */
+  #listen(consumer: Consumer, joined?: PromiseWithResolvers<void>): void {
+    const { events } = consumer;
+    const current = () => this.#consumer === consumer;
+    consumer.on(events.GROUP_JOIN, ({ payload }) => {
+      if (!current()) return;
+      this.#joined(consumer, payload.memberId, payload.isLeader, payload.memberAssignment);
+      joined?.resolve();
+    });
+    consumer.on(events.HEARTBEAT, ({ payload }) => {
+      if (!current()) return;
       this.#lastHeartbeat = Date.now();
+      const generation = (payload as { groupGenerationId?: number }).groupGenerationId;
+      if (typeof generation === "number") this.#owned = { ...this.#owned, generation };
       if (this.#observer.watching) this.#observer.alive();
     });
-    consumer.on(events.REBALANCING, () => this.#rebalanceSignalled());
+    consumer.on(events.REBALANCING, () => {
+      if (current()) this.#rebalanceSignalled();
+    });
     consumer.on(events.CRASH, ({ payload }) => {
+      if (!current()) return;
       if (this.#session) this.#session.commitWith = undefined;
       // KafkaJS gives up for good on some errors that only mean "the broker is away" (e.g.
       // "Failed to find group coordinator" while it shuts down): troupe restarts those itself.
@@ -236,11 +201,38 @@ export class ConsumerLoop<K, V> {
       if (!fatal) this.#sink.membershipLost();
       this.#observer.crashed(payload.error, !fatal);
       if (fatal) {
-        joined.reject(new KafkaConnectionError("the Kafka consumer failed", payload.error));
+        joined?.reject(this.#failure(payload.error));
       } else if (!payload.restart) {
         this.#relaunching ??= this.#relaunch(consumer).finally(() => this.#relaunching = undefined);
       }
     });
+  }
+
+  #joined(consumer: Consumer, memberId: string, leader: boolean, assignment: Assignment): void {
+    this.#memberId = memberId;
+    this.#leader = leader;
+    this.#owned = { generation: this.#owned.generation, assignment };
+    this.#drained = false;
+    this.#lastHeartbeat = Date.now();
+    this.#endSession();
+    const session = new MembershipSession(consumer, (t, p, o) => this.#seek(t, p, o));
+    this.#session = session;
+    this.#sink.assigned(assignment, session);
+    this.#reapplySeeks(assignment);
+    this.#observer.joined(memberId, assignment);
+  }
+
+  /** Why the consumer failed for good, in words an operator can act on. */
+  #failure(error: unknown): KafkaConnectionError {
+    if ((error as { type?: unknown }).type === "INCONSISTENT_GROUP_PROTOCOL") {
+      const mine = this.#options.partitionAssigner === "sticky" ? STICKY_ASSIGNER : "round robin";
+      return new KafkaConnectionError(
+        `the members of group "${this.#options.groupId}" use different partition assigners ` +
+          `(this one: ${mine}); give every member the same partitionAssigner`,
+        error,
+      );
+    }
+    return new KafkaConnectionError("the Kafka consumer failed", error);
   }
 
   /** KafkaJS is about to re-join its group. */
@@ -278,7 +270,7 @@ export class ConsumerLoop<K, V> {
     await retry(async () => {
       if (this.#consumer !== consumer) return;
       await consumer.connect();
-      await this.#run(consumer, this.#subscribed);
+      await this.#run(consumer);
     }, {
       backoff: RECONNECT_BACKOFF,
       retriable: () => this.#consumer === consumer,
@@ -290,8 +282,9 @@ export class ConsumerLoop<K, V> {
     }).catch(() => {}); // stopped meanwhile
   }
 
-  /** Subscribes (by name) and runs the KafkaJS consumer. */
-  async #run(consumer: Consumer, topics: string[]): Promise<void> {
+  /** Subscribes to the topics that exist now and runs the KafkaJS consumer. */
+  async #run(consumer: Consumer): Promise<void> {
+    const topics = [...this.#subscription.keys()];
     await consumer.subscribe({ topics, fromBeginning: this.#options.fromBeginning });
     await consumer.run({
       autoCommit: false,
@@ -301,8 +294,8 @@ export class ConsumerLoop<K, V> {
     });
   }
 
-  #refreshTopics(): void {
-    this.#refreshing ??= this.#resubscribeIfChanged()
+  #refresh(): void {
+    this.#refreshing ??= this.#followSubscription()
       .catch((error) =>
         log.warn("could not refresh the topic subscription: {error}", {
           error: describeError(error),
@@ -312,37 +305,67 @@ export class ConsumerLoop<K, V> {
   }
 
   /**
-   * Re-subscribes when the set of matching topics changed: the engine drains and commits, the
-   * member leaves and re-joins with the new topics. Retained partitions keep their actors, as
-   * after any rebalance.
+   * Reads what the subscription covers now. Topics created or deleted: subscribe again (a
+   * deleted topic's partitions are dropped first, committing nothing). Partitions added: the
+   * leader re-joins, and its assignment spreads them.
    */
-  async #resubscribeIfChanged(): Promise<void> {
+  async #followSubscription(): Promise<void> {
     const consumer = this.#consumer;
     if (!consumer) return;
-    const topics = await matchingTopics(this.#kafka, this.#options.topics);
-    const unchanged = topics.join("\u0000") === this.#subscribed.join("\u0000");
-    if (unchanged || this.#consumer !== consumer) return;
-    log.info("subscription now matches {count} topic(s): {topics}", {
-      count: topics.length,
-      topics,
-    });
+    const now = await readSubscription(this.#kafka, this.#options.topics);
+    const change = subscriptionChange(this.#subscription, now);
+    if (isUnchanged(change) || this.#consumer !== consumer) return;
+    this.#subscription = now;
+    this.#observer.subscriptionChanged(change, now);
+    for (const topic of change.deleted) this.#sink.topicDeleted(topic);
+    if (change.added.length > 0 || change.deleted.length > 0) {
+      log.info("subscription now covers {count} topic(s): {topics}", {
+        count: now.size,
+        topics: [...now.keys()],
+      });
+      await this.#resubscribe(consumer);
+    } else if (this.#leader) {
+      await this.#sink.drainForRebalance(this.#drainMs());
+      if (this.#consumer !== consumer) return;
+      if (this.#session) this.#session.commitWith = undefined;
+      await consumer.stop();
+      await this.#restartUntilDeadline(() => this.#run(consumer));
+    }
+  }
+
+  /**
+   * Subscribes again, with a new KafkaJS consumer: the engine drains and commits, the old
+   * consumer leaves the group, the new one joins with the new topics. Retained partitions keep
+   * their actors, as after any rebalance.
+   */
+  async #resubscribe(consumer: Consumer): Promise<void> {
     await this.#sink.drainForRebalance(this.#drainMs());
     if (this.#consumer !== consumer) return;
-    if (this.#session) this.#session.commitWith = undefined;
-    await consumer.stop();
-    // Stopped now: the consumer must run again, or the processor would sit idle while looking
-    // healthy. Retry until `connectTimeoutMs`, then fail for good.
-    await retry(() => this.#run(consumer, topics), {
+    this.#endSession();
+    const next = this.#newConsumer();
+    await consumer.disconnect().catch(() => {});
+    await this.#restartUntilDeadline(async () => {
+      await next.connect();
+      await this.#run(next);
+    });
+  }
+
+  /**
+   * The consumer must run again, or the processor would sit idle while looking healthy. Retry
+   * until `connectTimeoutMs`, then fail for good.
+   */
+  async #restartUntilDeadline(run: () => Promise<void>): Promise<void> {
+    const consumer = this.#consumer;
+    await retry(run, {
       backoff: RECONNECT_BACKOFF,
       deadline: Date.now() + this.#options.connectTimeoutMs,
       retriable: () => this.#consumer === consumer,
       onRetry: (error, _attempt, delay) =>
-        log.warn("could not subscribe to {topics}; retrying in {delay} ms: {error}", {
-          topics,
+        log.warn("could not subscribe again; retrying in {delay} ms: {error}", {
           delay,
           error: describeError(error),
         }),
-    }).then(() => this.#subscribed = topics, (error) => {
+    }).catch((error) => {
       if (this.#consumer === consumer) this.#observer.crashed(error, false);
     });
   }
@@ -386,7 +409,7 @@ export class ConsumerLoop<K, V> {
       this.#sink.delivered(
         batch.topic,
         batch.partition,
-        this.#messagesOf(batch),
+        messagesOf(batch, this.#codecs, this.#options.consumer.readUncommitted),
         Number(batch.highWatermark),
       );
     }
@@ -403,28 +426,5 @@ export class ConsumerLoop<K, V> {
       }
       throw error;
     }
-  }
-
-  /**
-   * A batch's records as troupe's messages. Reading committed records, troupe also drops what
-   * KafkaJS let through of aborted transactions, from the records as the broker sent them.
-   */
-  #messagesOf(batch: Batch): ReceivedMessage<K, V>[] {
-    let records = batch.messages;
-    if (!this.#options.consumer.readUncommitted) {
-      const unfiltered = (batch as { messagesWithinOffset?: Batch["messages"] })
-        .messagesWithinOffset;
-      if (unfiltered !== undefined && unfiltered.length !== records.length) {
-        records = dropAbortedRecords(records, unfiltered) as Batch["messages"];
-      }
-    }
-    const { topic, partition } = batch;
-    const codecs = this.#codecs;
-    const messages = new Array<ReceivedMessage<K, V>>(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const record = records[i];
-      messages[i] = new ReceivedMessage(topic, partition, Number(record.offset), record, codecs);
-    }
-    return messages;
   }
 }

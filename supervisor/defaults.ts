@@ -60,6 +60,8 @@ export interface ProcessorDefaults {
   readonly valueCodec: "bytes";
   /** How messages of a partition are processed. */
   readonly ordering: "partition";
+  /** How the group spreads partitions over its members. */
+  readonly partitionAssigner: "sticky";
   /** Messages in flight per partition with `ordering: "key"` or `"unordered"`. */
   readonly laneConcurrency: number;
   /** Messages in flight across the processor: `null` for no limit. */
@@ -110,6 +112,9 @@ export const PROCESSOR_DEFAULTS: ProcessorDefaults = Object.freeze({
   keyCodec: "string",
   valueCodec: "bytes",
   ordering: "partition",
+  // Round robin (KafkaJS's only assigner) may move every partition at every re-join, and the
+  // work done meanwhile is then redone by another member.
+  partitionAssigner: "sticky",
   laneConcurrency: 16,
   maxInFlight: null,
   // Kafka's own default for `offset.metadata.max.bytes`.

@@ -89,6 +89,17 @@ export type ProcessorEvent =
     readonly rebalance: boolean;
   }
   | { readonly type: "consumer-crashed"; readonly error: unknown; readonly restarting: boolean }
+  /** The subscription covers a topic it did not (created, re-created, or newly matching). */
+  | { readonly type: "topic-added"; readonly topic: string; readonly partitions: number }
+  /** A subscribed topic was deleted: its partitions are dropped, nothing is committed for it. */
+  | { readonly type: "topic-deleted"; readonly topic: string }
+  /** A subscribed topic gained partitions; the group re-balances to take them. */
+  | {
+    readonly type: "partitions-added";
+    readonly topic: string;
+    readonly from: number;
+    readonly to: number;
+  }
   /** Kafka stopped answering (a commit or the consumer failed on the connection). */
   | { readonly type: "connection-lost"; readonly error: unknown }
   /** Kafka answers again (a fetch, a commit or a join succeeded) after `downMs`. */

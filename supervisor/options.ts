@@ -74,6 +74,13 @@ export interface RetryOptions {
 export type Ordering = "partition" | "key" | "unordered";
 
 /**
+ * How a group spreads partitions over its members: `"sticky"` keeps every partition with its
+ * owner while it stays in the group and moves only what is orphaned or what balance demands;
+ * `"round-robin"` is KafkaJS's own assigner, which may move every partition at every re-join.
+ */
+export type PartitionAssignerName = "sticky" | "round-robin";
+
+/**
  * Where messages go that cannot be processed: `true` for `<topic>.dlq`, a topic name, or a
  * function of the original topic. `false` for none.
  */
@@ -109,6 +116,12 @@ export interface ProcessorOptions<KC extends CodecSpec = "string", VC extends Co
    * messages without a key share one lane); `"unordered"`, in parallel with no order.
    */
   ordering?: Ordering;
+  /**
+   * How the group spreads partitions over its members. Every member of a group must use the
+   * same one: a member with another gets an error when it joins. Default:
+   * `PROCESSOR_DEFAULTS.partitionAssigner`.
+   */
+  partitionAssigner?: PartitionAssignerName;
   /**
    * Messages in flight at once per partition with `ordering: "key"` or `"unordered"`.
    * Default: `PROCESSOR_DEFAULTS.laneConcurrency` (must be 1 with `"partition"`).

@@ -116,8 +116,16 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
       for (const number of partitions) {
         const partition = this.#partitions.get(partitionKey(topic, number));
         if (this.#phase === "stopping") continue;
-        if (!partition) this.#spawn(topic, number);
-        else if (!partition.pausedBy("user")) partition.actor.release();
+        if (!partition) {
+          this.#spawn(topic, number);
+          continue;
+        }
+        // Kept: KafkaJS would fetch it again from the committed offset, though what this
+        // member already took is in its mailbox or done. Fetching goes on from the last
+        // message taken, which comes again (and is skipped): a batch must arrive under the new
+        // membership, since KafkaJS hands out the means to commit only with a batch.
+        if (partition.nextOffset > 0) session.seek(topic, number, partition.nextOffset - 1);
+        if (!partition.pausedBy("user")) partition.actor.release();
       }
     }
     for (const partition of this.#partitions.values()) partition.reapplyPause(session);
@@ -143,6 +151,12 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
     for (const partition of this.#partitions.values()) void partition.actor.hold();
     this.#rebalancing();
     void this.commit("rebalance");
+  }
+
+  topicDeleted(topic: string): void {
+    for (const partition of this.#all()) {
+      if (partition.topic === topic) this.#revoke(partition);
+    }
   }
 
   membershipLost(): void {

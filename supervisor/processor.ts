@@ -198,6 +198,19 @@ class StreamProcessor<K, V> implements Processor {
       joined: (memberId, assignment) => this.#joined(memberId, assignment),
       crashed: (error, restarting) => this.#crashed(error, restarting),
       alive: () => connection.restored(),
+      subscriptionChanged: (change, partitions) => {
+        for (const topic of change.added) {
+          this.#emit({ type: "topic-added", topic, partitions: partitions.get(topic) ?? 0 });
+        }
+        for (const topic of change.deleted) {
+          log.warn("topic {topic} was deleted: its partitions are dropped", { topic });
+          this.#emit({ type: "topic-deleted", topic });
+        }
+        for (const { topic, from, to } of change.grown) {
+          log.info("topic {topic} grew from {from} to {to} partitions", { topic, from, to });
+          this.#emit({ type: "partitions-added", topic, from, to });
+        }
+      },
     };
   }
 

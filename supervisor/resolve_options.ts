@@ -17,6 +17,7 @@ import type {
   ConsumerSettings,
   DeadLetterOption,
   Ordering,
+  PartitionAssignerName,
   ProcessorOptions,
   RetryOptions,
 } from "./options.ts";
@@ -50,6 +51,7 @@ export interface ResolvedProcessorOptions<K, V> extends PlainOptions {
   readonly keyCodec: Codec<K>;
   readonly valueCodec: Codec<V>;
   readonly ordering: Ordering;
+  readonly partitionAssigner: PartitionAssignerName;
   readonly output: OutputCodecs | null;
   readonly exactlyOnce: { maxMessages: number; transactionalIdPrefix: string } | null;
   readonly concurrency: number;
@@ -177,7 +179,7 @@ function resolveBasics<KC extends CodecSpec, VC extends CodecSpec>(
   };
 }
 
-/** Ordering, concurrency and the in-flight limits. */
+/** Ordering, the partition assigner, concurrency and the in-flight limits. */
 function resolveParallelism(options: ProcessorOptions<CodecSpec, CodecSpec>) {
   const ordering = choiceOption<Ordering>(
     options.ordering,
@@ -198,8 +200,16 @@ function resolveParallelism(options: ProcessorOptions<CodecSpec, CodecSpec>) {
       'needs ordering "key" or "unordered" (a partition processes one message at a time)',
     );
   }
+  const partitionAssigner = options.partitionAssigner ?? PROCESSOR_DEFAULTS.partitionAssigner;
+  if (partitionAssigner !== "sticky" && partitionAssigner !== "round-robin") {
+    throw new ConfigError(
+      "partitionAssigner",
+      `must be "sticky" or "round-robin", got ${JSON.stringify(partitionAssigner)}`,
+    );
+  }
   return {
     ordering,
+    partitionAssigner,
     concurrency,
     maxInFlight: options.maxInFlight === undefined
       ? PROCESSOR_DEFAULTS.maxInFlight

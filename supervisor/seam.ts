@@ -8,7 +8,9 @@
  * @module
  */
 
+import { NotReadyToCommit } from "../kafka/errors.ts";
 import type { ReceivedMessage } from "../kafka/message.ts";
+import type { SubscriptionChange, SubscriptionSnapshot } from "../kafka/subscription.ts";
 import type { TopicPartitionOffset } from "./events.ts";
 
 /** A member's partitions, by topic. */
@@ -20,23 +22,7 @@ export interface CommitOffset extends TopicPartitionOffset {
   readonly metadata: string | null;
 }
 
-/**
- * A commit cannot be made yet: no batch was fetched under the current group membership, or
- * the session it was asked of has ended. Not a failure; the commit is simply deferred.
- *
- * @example
- * ```ts
- * import { NotReadyToCommit } from "./seam.ts";
- * console.log(new NotReadyToCommit().name); // "NotReadyToCommit"
- * ```
- */
-export class NotReadyToCommit extends Error {
-  /** Creates the error. */
-  constructor() {
-    super("no fetch under the current group membership yet");
-    this.name = "NotReadyToCommit";
-  }
-}
+export { NotReadyToCommit };
 
 /**
  * What the engine may ask of the fetcher during one group membership (from one join to the
@@ -96,6 +82,11 @@ export interface FetchSink<K, V> {
   rebalanceStarted(): void;
   /** The membership is gone until the fetcher re-joins (its client crashed): hold. */
   membershipLost(): void;
+  /**
+   * A subscribed topic was deleted: its partitions are nobody's any more; drop them (what is in
+   * hand may finish) and commit nothing for them.
+   */
+  topicDeleted(topic: string): void;
 }
 
 /** What the fetcher tells the processor about its group and its connection. */
@@ -108,4 +99,6 @@ export interface FetcherObserver {
   crashed(error: unknown, restarting: boolean): void;
   /** Kafka answered (a batch or a heartbeat); called only while `watching`. */
   alive(): void;
+  /** What the subscription covers changed; `partitions` counts each topic added. */
+  subscriptionChanged(change: SubscriptionChange, partitions: SubscriptionSnapshot): void;
 }
