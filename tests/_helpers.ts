@@ -5,6 +5,7 @@
  */
 
 import { Kafka, logLevel } from "kafkajs";
+import { fixKafkaJsTimerWarning } from "../kafka/timer_warning.ts";
 
 /** The broker `deno task test` started (or the one in `KAFKA_BROKERS`). */
 export function testBrokers(): string[] {
@@ -22,6 +23,7 @@ export function uniqueName(prefix: string): string {
 
 /** A quiet KafkaJS client for test fixtures. */
 export function kafkaClient(brokers: string[] = testBrokers()): Kafka {
+  fixKafkaJsTimerWarning(); // as troupe's own clients do: no warning in the tests' output
   return new Kafka({ brokers, clientId: "troupe-tests", logLevel: logLevel.NOTHING });
 }
 

@@ -20,6 +20,8 @@ Deno.test("classifyKafkaError: every code that means the group moved on is a reb
   }
   const sasl = Object.assign(new Error("bad password"), { type: "SASL_AUTHENTICATION_FAILED" });
   assert.equal(classifyKafkaError(sasl), "fatal");
+  const mixed = Object.assign(new Error("assigners"), { type: "INCONSISTENT_GROUP_PROTOCOL" });
+  assert.equal(classifyKafkaError(mixed), "fatal");
   assert.equal(classifyKafkaError(new Error("connect ECONNREFUSED 127.0.0.1:9")), "connection");
   const refused = Object.assign(new Error("too large"), { type: "MESSAGE_TOO_LARGE" });
   assert.equal(classifyKafkaError(refused), "other");
