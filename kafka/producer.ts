@@ -31,6 +31,7 @@ import {
 } from "./producer_options.ts";
 import { encodedSize, encodeRecord, type ProducerRecord } from "./record_encoding.ts";
 import { SendQueue } from "./send_queue.ts";
+import { UnknownPartitionError, unknownPartitionIn } from "./unknown_partition.ts";
 
 export { ProduceError, ProducerClosedError } from "./produce_error.ts";
 export {
@@ -178,6 +179,11 @@ class KafkaProducer<K, V> implements Producer<K, V> {
       const choose = Partitioners.DefaultPartitioner();
       return (args) => {
         const partition = choose(args);
+        // KafkaJS would drop a record for a partition its metadata lacks and report success:
+        // say so instead, and KafkaJS refreshes its metadata and tries again.
+        if (!args.partitionMetadata.some((known) => known.partitionId === partition)) {
+          throw new UnknownPartitionError(args.topic, partition, args.partitionMetadata.length);
+        }
         placed.set(args.message, partition);
         return partition;
       };
@@ -195,6 +201,11 @@ class KafkaProducer<K, V> implements Producer<K, V> {
       );
       this.#settle(batch, acknowledged);
     } catch (error) {
+      const unknown = unknownPartitionIn(error);
+      if (unknown) {
+        await this.#refuseUnknownPartition(batch, unknown);
+        return;
+      }
       if (SPLITTABLE_CODES.has(produceErrorCode(error)) && batch.length > 1) {
         // One oversized record must not fail its neighbours: send them one by one.
         await Promise.all(batch.map((pending) => this.#deliver([pending])));
@@ -205,6 +216,27 @@ class KafkaProducer<K, V> implements Producer<K, V> {
         pending.reject(produceErrorOf(pending.topic, bytes, error));
       }
     }
+  }
+
+  /**
+   * KafkaJS refreshed its metadata and retried, and the partition is still unknown: its
+   * records fail, naming it; the rest of the batch, held back with them, is sent again.
+   */
+  async #refuseUnknownPartition(batch: Pending[], unknown: UnknownPartitionError): Promise<void> {
+    const rest: Pending[] = [];
+    for (const pending of batch) {
+      if (pending.topic === unknown.topic && pending.message.partition === unknown.partition) {
+        pending.reject(
+          new ProduceError(unknown.topic, unknown.type, unknown.message, {
+            cause: unknown,
+            partition: unknown.partition,
+          }),
+        );
+      } else {
+        rest.push(pending);
+      }
+    }
+    if (rest.length > 0) await this.#deliver(rest);
   }
 
   #sendBatch(batch: Pending[]): Promise<KafkaJsRecordMetadata[]> {

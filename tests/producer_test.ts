@@ -7,7 +7,7 @@ import {
   PRODUCER_DEFAULTS,
   ProducerClosedError,
 } from "../mod.ts";
-import { createTopic, readRecords, testBrokers, uniqueName } from "./_helpers.ts";
+import { createTopic, kafkaClient, readRecords, testBrokers, uniqueName } from "./_helpers.ts";
 
 /** Reads every record of `topic` back: "partition:offset" -> { key, value }. */
 async function readBack(topic: string, expected: number) {
@@ -88,6 +88,48 @@ Deno.test("producer: a record larger than the topic accepts fails clearly; its n
     assert.match(error.message, /larger than the broker accepts/);
     const offsets = (await Promise.all(small)).map((metadata) => metadata.offset).sort();
     assert.deepEqual(offsets, [0, 1, 2]);
+  } finally {
+    await producer.close();
+  }
+});
+
+Deno.test("producer: a partition created after it started is found; a missing one fails naming it, its neighbours delivered", async () => {
+  const topic = uniqueName("producer-grown");
+  await createTopic(topic, 2);
+  const producer = createProducer({
+    brokers: testBrokers(),
+    valueCodec: "string",
+    lingerMs: 20,
+    clientRetry: { initialRetryTime: 50, retries: 4 }, // how long a missing partition is sought
+  });
+  try {
+    // The producer learns the topic's metadata: two partitions.
+    assert.equal((await producer.send({ topic, partition: 1, value: "before" })).offset, 0);
+    const admin = kafkaClient().admin();
+    await admin.connect();
+    try {
+      await admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
+    } finally {
+      await admin.disconnect();
+    }
+    const grown = await producer.send({ topic, partition: 3, value: "to a new partition" });
+    assert.deepEqual([grown.partition, grown.offset], [3, 0]);
+
+    const neighbours = [0, 1, 2].map((partition) =>
+      producer.send({ topic, partition, value: "neighbour" })
+    );
+    const missing = producer.send({ topic, partition: 9, value: "nowhere" });
+    const error = await missing.then(
+      () => assert.fail("a record to partition 9 was accepted"),
+      (e) => e,
+    );
+    assert.ok(error instanceof ProduceError, String(error));
+    assert.equal(error.code, "UNKNOWN_TOPIC_OR_PARTITION");
+    assert.equal(error.topic, topic);
+    assert.equal(error.partition, 9);
+    assert.match(error.message, new RegExp(`partition 9 of ${topic} does not exist`));
+    const delivered = await Promise.all(neighbours);
+    assert.deepEqual(delivered.map((m) => m.partition), [0, 1, 2]);
   } finally {
     await producer.close();
   }
