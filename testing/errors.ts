@@ -7,6 +7,7 @@
 /**
  * What went wrong while preparing or running a local Kafka broker.
  *
+ * - `bad-option`: an option (or `TROUPE_KAFKA_VERSION`) is not valid; nothing was started.
  * - `java-missing`: no `java` on `PATH` (install Java 17+).
  * - `maven-missing`: no `mvn` on `PATH` (install Maven 3.8+), needed once to fetch the jars.
  * - `download-failed`: Maven could not fetch the Kafka jars from Maven Central.
@@ -15,6 +16,7 @@
  * - `start-timeout`: the broker did not answer a metadata request in time.
  */
 export type LocalKafkaErrorCode =
+  | "bad-option"
   | "java-missing"
   | "maven-missing"
   | "download-failed"

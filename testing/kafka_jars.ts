@@ -4,14 +4,49 @@
  * @module
  */
 
+import { brokerLogging } from "./broker_logging.ts";
 import { LocalKafkaError, type LocalKafkaErrorCode } from "./errors.ts";
 
-/** The Kafka release the local broker runs: the 3.9 line keeps every protocol KafkaJS uses. */
-export const DEFAULT_KAFKA_VERSION = "3.9.1";
+/**
+ * The Kafka release local brokers run unless told otherwise: the newest 4.x release Maven
+ * Central serves here. KafkaJS's highest request versions are all inside what Kafka 4 kept
+ * (KIP-896); the suite also runs against the 3.9 line.
+ */
+export const DEFAULT_KAFKA_VERSION = "4.4.0";
+
+/** The environment variable that picks the Kafka version when no option does. */
+export const KAFKA_VERSION_ENV = "TROUPE_KAFKA_VERSION";
+
+/**
+ * The Kafka version to run: the option, else `$TROUPE_KAFKA_VERSION`, else
+ * {@linkcode DEFAULT_KAFKA_VERSION}.
+ *
+ * @example
+ * ```ts
+ * import { kafkaVersionOf } from "./kafka_jars.ts";
+ * console.log(kafkaVersionOf({ kafkaVersion: "3.9.1" })); // "3.9.1"
+ * ```
+ */
+export function kafkaVersionOf(options: KafkaJarsOptions = {}): string {
+  const version = options.kafkaVersion ?? Deno.env.get(KAFKA_VERSION_ENV) ?? DEFAULT_KAFKA_VERSION;
+  if (!/^\d+\.\d+\.\d+$/.test(version)) {
+    throw new LocalKafkaError(
+      "bad-option",
+      `${JSON.stringify(version)} is not a Kafka version (expected e.g. "4.4.0" or "3.9.1"; ` +
+        `from ${
+          options.kafkaVersion !== undefined ? "the kafkaVersion option" : KAFKA_VERSION_ENV
+        })`,
+    );
+  }
+  return version;
+}
 
 /** Options of {@linkcode ensureKafkaJars}. */
 export interface KafkaJarsOptions {
-  /** Kafka version to fetch. Default: {@linkcode DEFAULT_KAFKA_VERSION}. */
+  /**
+   * Kafka version to fetch and run, e.g. `"3.9.1"`. Default: `$TROUPE_KAFKA_VERSION`, else
+   * {@linkcode DEFAULT_KAFKA_VERSION}.
+   */
   kafkaVersion?: string;
   /**
    * Folder holding one `kafka-<version>/lib` folder per version. Default: `$TROUPE_CACHE_DIR`,
@@ -41,9 +76,16 @@ export function defaultCacheDir(): string {
 }
 
 function pom(kafkaVersion: string): string {
-  const dependency = (group: string, artifact: string, version: string) =>
-    `<dependency><groupId>${group}</groupId><artifactId>${artifact}</artifactId>` +
-    `<version>${version}</version></dependency>`;
+  const dependency = (coordinates: string) => {
+    const [group, artifact, version] = coordinates.split(":");
+    return `<dependency><groupId>${group}</groupId><artifactId>${artifact}</artifactId>` +
+      `<version>${version}</version></dependency>`;
+  };
+  const dependencies = [
+    `org.apache.kafka:kafka_2.13:${kafkaVersion}`,
+    `org.apache.kafka:kafka-tools:${kafkaVersion}`,
+    ...brokerLogging(kafkaVersion).dependencies,
+  ];
   return `<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -51,10 +93,7 @@ function pom(kafkaVersion: string): string {
   <artifactId>local-kafka</artifactId>
   <version>1</version>
   <dependencies>
-    ${dependency("org.apache.kafka", "kafka_2.13", kafkaVersion)}
-    ${dependency("org.apache.kafka", "kafka-tools", kafkaVersion)}
-    ${dependency("org.slf4j", "slf4j-reload4j", "1.7.36")}
-    ${dependency("ch.qos.reload4j", "reload4j", "1.2.25")}
+    ${dependencies.map(dependency).join("\n    ")}
   </dependencies>
 </project>
 `;
@@ -129,7 +168,7 @@ export function tail(text: string, lines = 30): string {
  * @throws {LocalKafkaError} `maven-missing` or `download-failed`.
  */
 export async function ensureKafkaJars(options: KafkaJarsOptions = {}): Promise<string> {
-  const version = options.kafkaVersion ?? DEFAULT_KAFKA_VERSION;
+  const version = kafkaVersionOf(options);
   const home = `${options.cacheDir ?? defaultCacheDir()}/kafka-${version}`;
   // The folder is renamed into place only once complete, so its presence is the cache hit.
   const lib = `${home}/lib`;

@@ -33,10 +33,18 @@
 
 export { type LocalKafka, type LocalKafkaOptions, startLocalKafka } from "./local_kafka.ts";
 export {
+  type LocalKafkaCluster,
+  type LocalKafkaClusterOptions,
+  type LocalKafkaNode,
+  startLocalKafkaCluster,
+} from "./local_cluster.ts";
+export {
   DEFAULT_KAFKA_VERSION,
   defaultCacheDir,
   ensureKafkaJars,
+  KAFKA_VERSION_ENV,
   type KafkaJarsOptions,
+  kafkaVersionOf,
 } from "./kafka_jars.ts";
 export { LocalKafkaError, type LocalKafkaErrorCode } from "./errors.ts";
 export {
