@@ -6,6 +6,7 @@
  * ```sh
  * deno task chaos                       # 30,000 messages, 3 workers, 6 kills, 1 bounce of 15 s
  * deno task chaos --kills 3 --bounces 0 --messages 5000
+ * deno task chaos --cluster 3           # on 3 brokers: also 2 leader kills and a rolling restart
  * ```
  *
  * Exits 0 when `lost` is 0, `order_violations` is 0 and `committed_equals_end` is true.
@@ -16,7 +17,9 @@
 import { parseArgs } from "node:util";
 import { createAdmin } from "../kafka/admin.ts";
 import { createProducer } from "../kafka/producer.ts";
-import { type LocalKafka, startLocalKafka } from "../testing/local_kafka.ts";
+import { type LocalKafkaCluster, startLocalKafkaCluster } from "../testing/local_cluster.ts";
+import { startLocalKafka } from "../testing/local_kafka.ts";
+import { type ChaosKafka, type Fault, FaultInjector } from "./faults.ts";
 import { type ChaosVerdict, parseLog, verify } from "./verify.ts";
 
 /** What to run. Every field is optional. */
@@ -31,8 +34,19 @@ export interface ChaosOptions {
   workers?: number;
   /** `kill -9`s (each followed by a restart). Default: 6. */
   kills?: number;
-  /** Broker outages. Default: 1 (needs a local broker: skipped with `brokers`). */
+  /** Broker outages. Default: 1 (needs the harness's single broker: 0 with `brokers` or `cluster`). */
   bounces?: number;
+  /**
+   * Run on a local cluster instead of one broker: this many brokers started for the run, or a
+   * running cluster (left running). Default: none.
+   */
+  cluster?: number | LocalKafkaCluster;
+  /** With `cluster`: kill -9s of the broker leading the most partitions. Default: 2. */
+  leaderKills?: number;
+  /** With `cluster`: how long a killed leader stays down, ms. Default: 8 000. */
+  leaderDownMs?: number;
+  /** With `cluster`: rolling restarts of every broker. Default: 1. */
+  rollingRestarts?: number;
   /** How long each outage lasts, ms. Default: 15 000. */
   bounceMs?: number;
   /** Simulated work per message in each worker, ms. Default: 2. */
@@ -83,27 +97,40 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosVerdict
   const started = Date.now();
   const deadline = started + (options.timeoutMs ?? 240_000);
 
-  let kafka: LocalKafka | undefined;
+  let kafka: ChaosKafka = { kind: "given" };
   let brokers = options.brokers;
   let bounces = options.bounces ?? 1;
-  if (!brokers) {
-    kafka = await startLocalKafka();
-    brokers = kafka.brokers;
-  } else if (bounces > 0) {
-    say("a given broker cannot be bounced: running without outages");
+  let leaderKills = 0;
+  let rollingRestarts = 0;
+  if (brokers) {
+    if (bounces > 0) say("a given broker cannot be bounced: running without outages");
     bounces = 0;
+  } else if (options.cluster) {
+    const given = typeof options.cluster === "object";
+    const cluster = typeof options.cluster === "object"
+      ? options.cluster
+      : await startLocalKafkaCluster({ nodes: options.cluster });
+    kafka = { kind: "cluster", cluster, owned: !given };
+    brokers = cluster.brokers;
+    bounces = 0;
+    leaderKills = options.leaderKills ?? 2;
+    rollingRestarts = options.rollingRestarts ?? 1;
+  } else {
+    const broker = await startLocalKafka();
+    kafka = { kind: "broker", broker };
+    brokers = broker.brokers;
   }
   const dir = await Deno.makeTempDir({ prefix: "troupe-chaos-" });
   const stamp = Date.now().toString(36);
   const topic = `chaos-${stamp}`;
   const groupId = `chaos-${stamp}-group`;
   const workers: (Worker | undefined)[] = [];
-  let killed = 0;
   let selfExits = 0;
-  let bounced = 0;
+  const where = kafka.kind === "cluster" ? `${kafka.cluster.nodes.length} brokers` : "one broker";
   say(
-    `seed ${seed}; ${messages} messages, ${partitions} partitions, ${workerCount} workers, ` +
-      `${kills} kills, ${bounces} broker outage(s) of ${bounceMs} ms; logs in ${dir}`,
+    `seed ${seed}; ${messages} messages, ${partitions} partitions, ${workerCount} workers on ` +
+      `${where}, ${kills} kills, ${bounces} broker outage(s) of ${bounceMs} ms, ` +
+      `${leaderKills} leader kill(s), ${rollingRestarts} rolling restart(s); logs in ${dir}`,
   );
 
   const logFile = (index: number) => `${dir}/worker-${index}.log`;
@@ -170,10 +197,31 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosVerdict
 
     for (let i = 0; i < workerCount; i++) spawn(i);
 
+    const injector = new FaultInjector({
+      kafka,
+      topic,
+      workerCount,
+      killWorker: async (index) => {
+        const victim = workers[index]!;
+        victim.stopping = true;
+        try {
+          victim.process.kill("SIGKILL");
+        } catch {
+          // It had ended by itself (counted as a failure when it did).
+        }
+        await victim.process.status;
+        return victim.process.pid;
+      },
+      spawnWorker: spawn,
+      chance,
+      say,
+    }, { bounceMs, leaderDownMs: options.leaderDownMs ?? 8_000 });
     // Faults fire as progress crosses evenly spread marks, so each lands mid-stream.
-    const faults: ("kill" | "bounce")[] = [
-      ...Array(kills).fill("kill"),
-      ...Array(bounces).fill("bounce"),
+    const faults: Fault[] = [
+      ...Array<Fault>(kills).fill("kill"),
+      ...Array<Fault>(bounces).fill("bounce"),
+      ...Array<Fault>(leaderKills).fill("leader-kill"),
+      ...Array<Fault>(rollingRestarts).fill("rolling-restart"),
     ];
     for (let i = faults.length - 1; i > 0; i--) {
       const j = Math.floor(chance() * (i + 1));
@@ -187,29 +235,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosVerdict
       await sleep(250);
       processed = await processedSoFar();
       if (next < faults.length && processed >= marks[next]) {
-        const fault = faults[next++];
-        if (fault === "kill") {
-          const index = Math.floor(chance() * workerCount);
-          const victim = workers[index]!;
-          victim.stopping = true;
-          try {
-            victim.process.kill("SIGKILL");
-          } catch {
-            // It had ended by itself (counted as a failure when it did).
-          }
-          await victim.process.status;
-          killed++;
-          say(`kill -9 worker ${index} (pid ${victim.process.pid}) at ${processed}/${messages}`);
-          await sleep(300 + chance() * 1200);
-          spawn(index);
-        } else {
-          bounced++;
-          say(`broker down at ${processed}/${messages} for ${bounceMs} ms`);
-          await kafka!.down();
-          await sleep(bounceMs);
-          await kafka!.up();
-          say("broker up again");
-        }
+        await injector.fire(faults[next++], `at ${processed}/${messages}`);
       }
     }
     const elapsed = ((Date.now() - started) / 1000).toFixed(1);
@@ -242,8 +268,10 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosVerdict
       topic,
       groupId,
       logFiles: workers.map((_, i) => logFile(i)),
-      kills: killed,
-      brokerRestarts: bounced,
+      kills: injector.counts.kills,
+      brokerRestarts: injector.counts.bounces,
+      leaderKills: injector.counts.leaderKills,
+      rollingRestarts: injector.counts.rollingRestarts,
       workerFailures: selfExits,
     });
   } finally {
@@ -256,7 +284,8 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosVerdict
       }
       await worker?.process.status;
     }
-    await kafka?.stop();
+    if (kafka.kind === "broker") await kafka.broker.stop();
+    if (kafka.kind === "cluster" && kafka.owned) await kafka.cluster.stop();
     if (Deno.env.get("TROUPE_CHAOS_KEEP_LOGS") === undefined) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
@@ -273,6 +302,9 @@ if (import.meta.main) {
       kills: { type: "string" },
       bounces: { type: "string" },
       "bounce-ms": { type: "string" },
+      cluster: { type: "string" },
+      "leader-kills": { type: "string" },
+      "rolling-restarts": { type: "string" },
       "work-ms": { type: "string" },
       seed: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -281,7 +313,9 @@ if (import.meta.main) {
   if (values.help) {
     console.log(`Usage: deno task chaos [--messages N] [--partitions N] [--workers N] [--kills N]
                        [--bounces N] [--bounce-ms MS] [--work-ms MS] [--seed N]
-Uses KAFKA_BROKERS when set (then without broker outages), else starts a local broker.
+                       [--cluster NODES [--leader-kills N] [--rolling-restarts N]]
+Uses KAFKA_BROKERS when set (then without broker outages), else starts a local broker, or
+with --cluster a local cluster (then 2 leader kills and 1 rolling restart instead of outages).
 Prints one JSON line; exits 0 when nothing was lost or reordered and commits reached the end.
 Set TROUPE_CHAOS_KEEP_LOGS=1 to keep the workers' logs.`);
     Deno.exit(0);
@@ -295,6 +329,9 @@ Set TROUPE_CHAOS_KEEP_LOGS=1 to keep the workers' logs.`);
     kills: number(values.kills),
     bounces: number(values.bounces),
     bounceMs: number(values["bounce-ms"]),
+    cluster: number(values.cluster),
+    leaderKills: number(values["leader-kills"]),
+    rollingRestarts: number(values["rolling-restarts"]),
     workMs: number(values["work-ms"]),
     seed: number(values.seed),
     brokers: given ? given.split(",") : undefined,

@@ -17,6 +17,10 @@ export interface ChaosVerdict {
   order_violations: number;
   kills: number;
   broker_restarts: number;
+  /** kill -9s of a cluster's busiest leader. */
+  leader_kills: number;
+  /** Rolling restarts of every broker of a cluster. */
+  rolling_restarts: number;
   committed_equals_end: boolean;
   /** Workers that ended by themselves (a processor that failed) before the harness stopped them. */
   worker_failures: number;
@@ -101,6 +105,8 @@ export async function verify(options: {
   logFiles: string[];
   kills: number;
   brokerRestarts: number;
+  leaderKills: number;
+  rollingRestarts: number;
   workerFailures: number;
 }): Promise<ChaosVerdict> {
   const entries: Entry[] = [];
@@ -123,6 +129,8 @@ export async function verify(options: {
     ...verdict,
     kills: options.kills,
     broker_restarts: options.brokerRestarts,
+    leader_kills: options.leaderKills,
+    rolling_restarts: options.rollingRestarts,
     committed_equals_end: [...ends].every(([partition, end]) => committed.get(partition) === end),
     worker_failures: options.workerFailures,
   };

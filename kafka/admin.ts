@@ -15,9 +15,14 @@ import type {
   PartitionOffsets,
   TopicInfo,
 } from "./admin_types.ts";
+import { resolveBackoff, retry } from "../actors/backoff.ts";
 import { type ConnectionOptions, createKafkaClient } from "./client.ts";
 import { KafkaConnectionError } from "./errors.ts";
 import { TopicError } from "./topic_error.ts";
+
+/** How long a new topic may take to have a leader for every partition, ms. */
+const LEADER_WAIT_MS = 30_000;
+const LEADER_WAIT_BACKOFF = resolveBackoff({ initialMs: 50, maxMs: 500, jitter: 0 });
 
 /**
  * Creates an admin client.
@@ -182,11 +187,33 @@ class KafkaAdmin implements Admin {
 
   async createTopics(topics: readonly NewTopic[]): Promise<boolean> {
     const client = await this.#ready();
+    let created: boolean;
     try {
-      return await client.createTopics({ waitForLeaders: true, topics: topics.map(toKafkaJs) });
+      created = await client.createTopics({ waitForLeaders: false, topics: topics.map(toKafkaJs) });
     } catch (error) {
       throw await this.#explainRefusal(error, topics);
     }
+    await this.#waitForLeaders(topics.map((topic) => topic.topic));
+    return created;
+  }
+
+  /**
+   * Waits until every partition of `names` has a leader. KafkaJS's own wait gives up when the
+   * broker it asks does not know the new topic yet (UNKNOWN_TOPIC_OR_PARTITION), which on a
+   * cluster, or a loaded broker, is only a matter of time: the metadata reaches every broker
+   * shortly after the controller created the topic.
+   */
+  async #waitForLeaders(names: readonly string[]): Promise<void> {
+    const client = await this.#ready();
+    await retry(async () => {
+      const { topics } = await client.fetchTopicMetadata({ topics: [...names] });
+      const leaderless = topics.filter((topic) =>
+        topic.partitions.length === 0 || topic.partitions.some((p) => p.leader < 0)
+      );
+      if (leaderless.length > 0 || topics.length < names.length) {
+        throw new Error(`topics without leaders yet: ${names.join(", ")}`);
+      }
+    }, { backoff: LEADER_WAIT_BACKOFF, deadline: Date.now() + LEADER_WAIT_MS });
   }
 
   async deleteTopics(topics: readonly string[]): Promise<void> {

@@ -6,7 +6,7 @@
  */
 
 import { DeadlineError } from "../actors/deadline.ts";
-import { describeError } from "./errors.ts";
+import { classifyKafkaError, describeError } from "./errors.ts";
 
 /**
  * A send to a producer that was closed (or is closing).
@@ -76,6 +76,38 @@ export const SPLITTABLE_CODES: ReadonlySet<string> = new Set([
   "MESSAGE_TOO_LARGE",
   "RECORD_LIST_TOO_LARGE",
 ]);
+
+/**
+ * Broker answers that pass by themselves: a partition's leader moving (an election after a
+ * broker died, a controlled shutdown), too few in-sync replicas for a while, a request that
+ * timed out. Kafka's own producer retries them within its delivery timeout; so does troupe's.
+ */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([
+  "LEADER_NOT_AVAILABLE",
+  "NOT_LEADER_FOR_PARTITION",
+  "NOT_LEADER_OR_FOLLOWER",
+  "NOT_ENOUGH_REPLICAS",
+  "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+  "REQUEST_TIMED_OUT",
+  "NETWORK_EXCEPTION",
+  "KAFKA_STORAGE_ERROR",
+]);
+
+/**
+ * Whether a failed send is worth sending again: the brokers could not be reached, or answered
+ * with a code that passes by itself (see above). A refusal of the record itself is not.
+ *
+ * @example
+ * ```ts
+ * import { isTransientProduceFailure } from "./produce_error.ts";
+ * console.log(isTransientProduceFailure({ type: "LEADER_NOT_AVAILABLE" })); // true
+ * console.log(isTransientProduceFailure({ type: "MESSAGE_TOO_LARGE" })); // false
+ * ```
+ */
+export function isTransientProduceFailure(error: unknown): boolean {
+  return TRANSIENT_CODES.has(produceErrorCode(error)) ||
+    classifyKafkaError(error) === "connection";
+}
 
 /**
  * The error code name of a client failure: its `type`, or its cause's, or

@@ -13,11 +13,14 @@ import {
   type Producer as KafkaJsProducer,
   type RecordMetadata as KafkaJsRecordMetadata,
 } from "kafkajs";
+import { retry } from "../actors/backoff.ts";
 import { withDeadline } from "../actors/deadline.ts";
+import { RECONNECT_BACKOFF } from "./broker_probe.ts";
 import { createKafkaClient, parseBrokers } from "./client.ts";
 import type { CodecSpec, Decoded } from "./codec.ts";
 import { describeError, KafkaConnectionError } from "./errors.ts";
 import {
+  isTransientProduceFailure,
   ProduceError,
   produceErrorCode,
   produceErrorOf,
@@ -190,12 +193,30 @@ class KafkaProducer<K, V> implements Producer<K, V> {
     };
   }
 
-  /** Sends one batch and settles each of its records. */
+  /**
+   * Sends one batch and settles each of its records. What passes by itself (a leader election,
+   * a broker away) is sent again until `deliveryTimeoutMs`, as Kafka's own producer does; the
+   * idempotent producer's sequence numbers keep a resent batch from being written twice.
+   */
   async #deliver(batch: Pending[]): Promise<void> {
     try {
+      const deadline = Date.now() + this.#options.deliveryTimeoutMs;
+      // Brokers unreachable from the start fail at once, with a clear error: no deployment
+      // ever worked, and waiting would only hide it.
       await this.connect();
+      const send = retry(() => this.#sendBatch(batch), {
+        backoff: RECONNECT_BACKOFF,
+        deadline,
+        retriable: (error) => !unknownPartitionIn(error) && isTransientProduceFailure(error),
+        onRetry: (error, attempt, delay) =>
+          log.warn("a send failed ({attempt}); sending again in {delay} ms: {error}", {
+            attempt,
+            delay,
+            error: describeError(error),
+          }),
+      });
       const acknowledged = await withDeadline(
-        this.#sendBatch(batch),
+        send,
         this.#options.deliveryTimeoutMs,
         "not acknowledged",
       );
