@@ -29,6 +29,8 @@ export interface ObservabilityServer extends AsyncDisposable {
   readonly hostname: string;
   /** Its port. */
   readonly port: number;
+  /** Dashboard pages open now (each holds one event stream). */
+  readonly pages: number;
   /** Stops listening and stops collecting. */
   close(): Promise<void>;
 }
@@ -151,6 +153,9 @@ export async function startObservabilityServer(
   return {
     hostname: addr.hostname,
     port: addr.port,
+    get pages() {
+      return dashboard.pages;
+    },
     close,
     [Symbol.asyncDispose]: close,
   };

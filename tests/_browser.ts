@@ -208,7 +208,10 @@ export class Page {
       if (!node) return null;
       node.scrollIntoView({ block: "center" });
       const rect = node.getBoundingClientRect();
-      return { x: rect.x + rect.width / 2, y: rect.y + rect.height / 2 };
+      // The middle of its visible part: a wide row may reach past a phone's screen.
+      const left = Math.max(rect.left, 0), right = Math.min(rect.right, innerWidth);
+      const top = Math.max(rect.top, 0), bottom = Math.min(rect.bottom, innerHeight);
+      return { x: (left + right) / 2, y: (top + bottom) / 2 };
     })()`);
     if (!box) throw new Error(`nothing to click at ${selector}`);
     for (const type of ["mousePressed", "mouseReleased"]) {
