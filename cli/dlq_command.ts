@@ -36,6 +36,13 @@ const TOPIC_FLAG: FlagSpec = {
   description: "The dead-letter topic (what run's --dead-letter names).",
 };
 
+/** `--json` for the commands that print one object. */
+const JSON_OBJECT_FLAG: FlagSpec = {
+  name: "json",
+  kind: "boolean",
+  description: "Print one JSON object instead of text.",
+};
+
 /** The flags that choose dead letters, shared by `list` and `replay`. */
 const FILTER_FLAGS: readonly FlagSpec[] = [
   {
@@ -112,7 +119,7 @@ export const DLQ_SHOW_COMMAND: CommandSpec = {
 message came from, why, the error, and its key, value and headers (UTF-8 text, or base64 for
 bytes that are not).`,
   operands: [{ name: "ID", description: "PARTITION:OFFSET in the dead-letter topic." }],
-  flags: [TOPIC_FLAG, JSON_FLAG, ...CONNECTION_FLAGS, ...loggingFlags("warning")],
+  flags: [TOPIC_FLAG, JSON_OBJECT_FLAG, ...CONNECTION_FLAGS, ...loggingFlags("warning")],
   examples: ["troupe dlq show 0:42 --topic orders.dlq"],
   notes: NOTES + " A dead letter that is not there exits 1.",
 };
@@ -147,7 +154,7 @@ once; the producer is idempotent. Choose with --all or with filters (which all m
       kind: "boolean",
       description: "Print what would be sent; send nothing.",
     },
-    JSON_FLAG,
+    JSON_OBJECT_FLAG,
     ...CONNECTION_FLAGS,
     ...loggingFlags("warning"),
   ],
