@@ -1,7 +1,8 @@
 /**
  * troupe's command line: `run` a processor over a handler module, `produce` and `consume`
  * records, list, create, describe and delete `topics`, list consumer `groups`, show a group's
- * `lag`, run the `demo`, or `init` a processor project.
+ * `lag`, list, show and replay dead letters (`dlq`), run the `demo`, or `init` a processor
+ * project.
  *
  * ```sh
  * deno run -A main.ts --help
@@ -16,6 +17,7 @@ import { LAG_COMMAND, lagCommand, TOPICS_COMMAND, topicsCommand } from "./cli/ad
 import { CREDENTIAL_VARIABLES } from "./cli/connection.ts";
 import { CONSUME_COMMAND, consumeCommand } from "./cli/consume.ts";
 import { DEMO_COMMAND, demoCommand } from "./cli/demo_command.ts";
+import { DLQ_COMMAND, dlqCommand } from "./cli/dlq_command.ts";
 import { GROUPS_COMMAND, groupsCommand } from "./cli/groups_command.ts";
 import { INIT_COMMAND, initCommand } from "./cli/init.ts";
 import { UsageError } from "./cli/errors.ts";
@@ -37,6 +39,7 @@ const COMMANDS: readonly Command[] = [
   { spec: TOPICS_COMMAND, main: topicsCommand },
   { spec: GROUPS_COMMAND, main: groupsCommand },
   { spec: LAG_COMMAND, main: lagCommand },
+  { spec: DLQ_COMMAND, main: dlqCommand },
   { spec: DEMO_COMMAND, main: demoCommand },
   { spec: INIT_COMMAND, main: initCommand },
 ];

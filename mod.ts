@@ -108,6 +108,20 @@ export {
   type DeadLetterReason,
   type DeadLetterRecord,
 } from "./supervisor/dead_letters.ts";
+export {
+  type DeadLetter,
+  type DeadLetterFilter,
+  listDeadLetters,
+  type ListDeadLettersOptions,
+  parseDeadLetterId,
+} from "./supervisor/dead_letter_reading.ts";
+export {
+  REPLAY_HEADERS,
+  replayDeadLetters,
+  type ReplayDeadLettersOptions,
+  type ReplayedRecord,
+  type ReplayResult,
+} from "./supervisor/dead_letter_replay.ts";
 export type { FetchPause, PartitionPhase, PartitionStatus } from "./supervisor/partition.ts";
 export { Histogram, type HistogramSnapshot } from "./supervisor/histogram.ts";
 export type { ActorState } from "./actors/supervised_actor.ts";

@@ -455,6 +455,21 @@ async function noop(ctx: Context, sizes: Sizes, main: string): Promise<void> {
         rate(await measured("noop.troupe_partition", rep, program, args, 180_000)),
       );
     });
+    // What the dashboard costs: its server and sampler with no page open, then with one.
+    for (const page of ["none", "page"] as const) {
+      const row = `noop.troupe_dashboard_${page}`;
+      await attempt(row, rep, async () => {
+        const [program, args] = denoPeer(ctx, "troupe_consumer.ts", {
+          brokers: ctx.brokers,
+          topic: main,
+          group: unique(`noop-dashboard-${page}-${rep}`, ctx),
+          messages: n,
+          mode: "noop",
+          dashboard: page,
+        });
+        figures.add(row, rate(await measured(row, rep, program, args, 180_000)));
+      });
+    }
   }
 }
 
@@ -750,6 +765,8 @@ function results(quick: boolean): Results {
       kafkajs_eachbatch: round(kafkajs),
       troupe_partition: round(troupe),
       overhead_ratio: kafkajs !== null && troupe !== null ? round(troupe / kafkajs, 3) : null,
+      troupe_dashboard_no_page: round(figures.median("noop.troupe_dashboard_none")),
+      troupe_dashboard_one_page: round(figures.median("noop.troupe_dashboard_page")),
     },
     io_bound: {
       delay_ms: DELAY_MS,

@@ -1,22 +1,26 @@
 /**
  * The HTTP endpoints of `troupe run --metrics-port`: `/metrics` (Prometheus), `/health`
- * (liveness), `/ready` (readiness) and `/status` (the processor's status as JSON).
+ * (liveness), `/ready` (readiness), `/status` (the processor's status as JSON), and the
+ * dashboard at `/` (see `dashboard.ts`).
  *
  * @module
  */
 
 import type { Processor } from "../mod.ts";
+import { Dashboard, type DashboardOptions } from "./dashboard.ts";
 import { createProcessorMetrics } from "./metrics.ts";
 import { EXPOSITION_CONTENT_TYPE } from "./prometheus.ts";
 
 /** Where to listen, and what to observe. */
 export interface ObservabilityServerOptions {
-  /** The processor to observe. */
-  processor: Pick<Processor, "status" | "on">;
+  /** The processor to observe (and, with a control token, to pause and resume). */
+  processor: Pick<Processor, "status" | "on" | "pause" | "resume">;
   /** Port; 0 picks a free one. */
   port: number;
   /** Interface to listen on. Default: `"0.0.0.0"`. */
   hostname?: string;
+  /** The dashboard's control token and dead-letter view. Default: read-only, no dead letters. */
+  dashboard?: DashboardOptions;
 }
 
 /** A running server. */
@@ -25,6 +29,8 @@ export interface ObservabilityServer extends AsyncDisposable {
   readonly hostname: string;
   /** Its port. */
   readonly port: number;
+  /** Dashboard pages open now (each holds one event stream). */
+  readonly pages: number;
   /** Stops listening and stops collecting. */
   close(): Promise<void>;
 }
@@ -39,23 +45,28 @@ export interface ObservabilityServer extends AsyncDisposable {
  *   consumer reconnects by itself, and a restart would not help.
  * - `GET /ready`: 200 when it runs, joined its group and holds at least one partition.
  * - `GET /status`: `processor.status()` as JSON.
+ * - the `dashboard`'s routes, when there is one: `GET /` (the page), `GET /events` (its
+ *   server-sent events), `/api/...` (dead letters, controls).
  *
  * @example
  * ```ts ignore
  * const respond = observabilityHandler(processor, () => metrics.render());
- * const response = respond(new Request("http://localhost/ready"));
+ * const response = await respond(new Request("http://localhost/ready"));
  * ```
  */
 export function observabilityHandler(
   processor: Pick<Processor, "status">,
   renderMetrics: () => string,
-): (request: Request) => Response {
+  dashboard?: Pick<Dashboard, "handle">,
+): (request: Request) => Response | Promise<Response> {
   const json = (body: unknown, status = 200) =>
     new Response(JSON.stringify(body, null, 2) + "\n", {
       status,
       headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
     });
   return (request) => {
+    const answer = dashboard?.handle(request);
+    if (answer) return answer;
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
     }
@@ -90,7 +101,7 @@ export function observabilityHandler(
       case "/status":
         return json(processor.status());
       case "/":
-        return new Response("troupe: /metrics /health /ready /status\n");
+        return new Response("troupe: /metrics /health /ready /status\n"); // without a dashboard
       default:
         return new Response("not found\n", { status: 404 });
     }
@@ -113,6 +124,7 @@ export async function startObservabilityServer(
   options: ObservabilityServerOptions,
 ): Promise<ObservabilityServer> {
   const metrics = createProcessorMetrics(options.processor);
+  const dashboard = new Dashboard(options.processor, options.dashboard);
   const listening = Promise.withResolvers<Deno.NetAddr>();
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
@@ -121,9 +133,10 @@ export async function startObservabilityServer(
       hostname: options.hostname ?? "0.0.0.0",
       // Deno prints "Listening on ..." to stdout by default; the caller logs instead.
       onListen: (addr) => listening.resolve(addr),
-    }, observabilityHandler(options.processor, () => metrics.render()));
+    }, observabilityHandler(options.processor, () => metrics.render(), dashboard));
   } catch (error) {
     metrics.close();
+    dashboard.close();
     throw error;
   }
   const addr = await listening.promise;
@@ -131,6 +144,8 @@ export async function startObservabilityServer(
   const close = () => {
     closing ??= (async () => {
       metrics.close();
+      // Open pages hold their event streams: end them, or the shutdown would wait for them.
+      dashboard.close();
       await server.shutdown();
     })();
     return closing;
@@ -138,6 +153,9 @@ export async function startObservabilityServer(
   return {
     hostname: addr.hostname,
     port: addr.port,
+    get pages() {
+      return dashboard.pages;
+    },
     close,
     [Symbol.asyncDispose]: close,
   };

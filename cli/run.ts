@@ -8,12 +8,15 @@
 import { getLogger } from "@logtape/logtape";
 import { createProcessor, describeError, type Processor } from "../mod.ts";
 import { CONNECTION_FLAGS, resolveConnection } from "./connection.ts";
+import { checkControlToken } from "./control_token.ts";
+import type { DashboardOptions } from "./dashboard.ts";
 import { type CommandSpec, type EnvReader, formatHelp, parseFlags, readEnv } from "./flags.ts";
 import { loadHandlerModule } from "./handler_module.ts";
 import { startLiveView } from "./live_view.ts";
 import { configureLogging, type LogFormat, loggingFlags } from "./logging.ts";
 import { type ObservabilityServer, startObservabilityServer } from "./observability_server.ts";
-import { buildProcessorOptions, ORDERINGS } from "./processor_options.ts";
+import { UsageError } from "./errors.ts";
+import { buildProcessorOptions, ORDERINGS, type RunProcessorOptions } from "./processor_options.ts";
 import { VIEW_FLAG, viewMode } from "./view_flag.ts";
 
 const log = getLogger(["troupe", "cli"]);
@@ -104,8 +107,8 @@ module's options.`,
       kind: "string",
       placeholder: "P",
       env: "TROUPE_METRICS_PORT",
-      description:
-        "Serve /metrics, /health, /ready and /status on this port (0: any free port). Default: off.",
+      description: "Serve the dashboard (/), /metrics, /health, /ready and /status on this port " +
+        "(0: any free port). Default: off.",
     },
     {
       name: "metrics-host",
@@ -114,6 +117,15 @@ module's options.`,
       env: "TROUPE_METRICS_HOST",
       default: "0.0.0.0",
       description: "Interface the metrics server listens on.",
+    },
+    {
+      name: "control-token",
+      kind: "string",
+      placeholder: "TOKEN",
+      env: "TROUPE_CONTROL_TOKEN",
+      description: "Allow the dashboard's controls (pause, resume, replay dead letters) to " +
+        "requests carrying this token (at least 16 characters; prefer the variable: a command " +
+        "line shows in ps). Default: none, the dashboard is read-only.",
     },
     VIEW_FLAG,
     ...loggingFlags("info"),
@@ -150,12 +162,24 @@ export async function runCommand(
   const connection = await resolveConnection(flags, env);
   const metricsPort = flags.integer("metrics-port", 0, 65535);
   const metricsHost = flags.required("metrics-host");
+  const tokenText = flags.string("control-token");
+  const controlToken = tokenText === undefined
+    ? undefined
+    : checkControlToken(tokenText, flags.label("control-token"));
+  if (controlToken !== undefined && metricsPort === undefined) {
+    throw new UsageError(
+      `${flags.label("control-token")} needs --metrics-port: the controls are on its dashboard`,
+    );
+  }
   const view = viewMode(flags);
   let writeLog = writeStderr;
   await configureLogging({
     level: flags.choice("log-level")!,
     format: flags.choice<LogFormat>("log-format")!,
-    secrets: connection.secrets,
+    // The token is a secret too: a log line never shows it.
+    secrets: controlToken === undefined
+      ? connection.secrets
+      : [...connection.secrets, controlToken],
     write: (line) => writeLog(line),
   });
 
@@ -172,15 +196,34 @@ export async function runCommand(
       topics: (Array.isArray(options.topics) ? options.topics : [options.topics]).map(String),
       brokers: connection.options.brokers,
     },
-    metrics: metricsPort === undefined ? undefined : { port: metricsPort, hostname: metricsHost },
+    metrics: metricsPort === undefined ? undefined : {
+      port: metricsPort,
+      hostname: metricsHost,
+      dashboard: {
+        controlToken,
+        connection: options,
+        deadLetterTopics: deadLetterTopics(options),
+        mailboxCapacity: options.mailboxCapacity,
+      },
+    },
     view,
     redirectLogs: (write) => writeLog = write,
   });
 }
 
+/** The dead-letter topics the options name, for the dashboard to offer. */
+function deadLetterTopics(options: RunProcessorOptions): string[] {
+  const { deadLetter } = options;
+  if (typeof deadLetter === "string") return [deadLetter];
+  if (deadLetter !== true) return []; // off, or a function: its topics show as they are used
+  const topics = Array.isArray(options.topics) ? options.topics : [options.topics];
+  return topics.filter((topic): topic is string => typeof topic === "string")
+    .map((topic) => `${topic}.dlq`);
+}
+
 interface SuperviseOptions {
   describe: { handler: string; groupId: string; topics: string[]; brokers: string[] };
-  metrics: { port: number; hostname: string } | undefined;
+  metrics: { port: number; hostname: string; dashboard: DashboardOptions } | undefined;
   view: "live" | "lines" | "off";
   redirectLogs: (write: (line: string) => void) => void;
 }
@@ -234,10 +277,13 @@ async function supervise(
             : error;
         },
       );
-      log.info(`metrics, health and status on http://${server.hostname}:${server.port}/`, {
-        hostname: server.hostname,
-        port: server.port,
-      });
+      log.info(
+        `dashboard, metrics, health and status on http://${server.hostname}:${server.port}/`,
+        {
+          hostname: server.hostname,
+          port: server.port,
+        },
+      );
     }
     log.info("starting: group {groupId}, topics {topics}, brokers {brokers}, handler {handler}", {
       ...options.describe,

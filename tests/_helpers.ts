@@ -50,10 +50,28 @@ export async function createTopic(
   const admin = kafkaClient(brokers).admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }],
-      waitForLeaders: true,
-    });
+    try {
+      await admin.createTopics({
+        topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }],
+        waitForLeaders: true,
+      });
+    } catch (error) {
+      // Under load the broker can answer KafkaJS's wait for leaders before its metadata knows
+      // the new topic (UNKNOWN_TOPIC_OR_PARTITION, which KafkaJS does not retry): wait here.
+      if ((error as { type?: string }).type !== "UNKNOWN_TOPIC_OR_PARTITION") throw error;
+      await waitFor(
+        async () => {
+          try {
+            const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+            return topics[0]?.partitions.every((p) => p.leader >= 0) ?? false;
+          } catch {
+            return false;
+          }
+        },
+        `topic ${topic} to have leaders`,
+        15_000,
+      );
+    }
   } finally {
     await admin.disconnect();
   }

@@ -199,7 +199,7 @@ Deno.test("endpoints: /health, /ready, /status, /metrics, 404 and 405", async ()
   const fake = fakeProcessor(status([], { state: "starting", memberId: null }));
   const respond = observabilityHandler(fake.source, () => "# metrics\n");
   const get = async (path: string, method = "GET") => {
-    const response = respond(new Request(`http://troupe${path}`, { method }));
+    const response = await respond(new Request(`http://troupe${path}`, { method }));
     return {
       status: response.status,
       type: response.headers.get("content-type"),

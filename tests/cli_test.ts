@@ -33,6 +33,14 @@ Deno.test("cli: help for the tool and each command; usage mistakes exit 2 withou
       [[...run, "--ordering", "partition", "--concurrency", "4"], /invalid option concurrency/],
       [[...run, "--dead-letter", "bad topic"], /--dead-letter must be a topic name or "off"/],
       [[...run, "--metrics-port"], /--metrics-port needs a value/],
+      [
+        [...run, "--metrics-port", "0", "--control-token", "short"],
+        /--control-token must be at least 16 characters long \(got 5\)/,
+      ],
+      [
+        [...run, "--control-token", "a-token-long-enough-for-this"],
+        /--control-token needs --metrics-port/,
+      ],
       [["consume"], /consume needs --topic/],
       [
         ["produce", "--topic", "t", "--codec", "xml"],

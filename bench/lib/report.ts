@@ -16,6 +16,10 @@ export interface Results {
     kafkajs_eachbatch: number | null;
     troupe_partition: number | null;
     overhead_ratio: number | null;
+    /** troupe with its observability server (dashboard sampler) on, no page open. */
+    troupe_dashboard_no_page?: number | null;
+    /** The same with one dashboard page open (one event stream read). */
+    troupe_dashboard_one_page?: number | null;
   };
   io_bound: {
     delay_ms: number;
@@ -95,6 +99,16 @@ export function markdown(r: Results, machine: string, reps: number): string {
     ["noop", "raw KafkaJS eachBatch (msgs/s)", figure(r.noop.kafkajs_eachbatch)],
     ["noop", "troupe, partition mode (msgs/s)", figure(r.noop.troupe_partition)],
     ["noop", "overhead_ratio (troupe / KafkaJS)", figure(r.noop.overhead_ratio, 2)],
+    [
+      "noop",
+      "troupe with the dashboard server, no page open (msgs/s)",
+      figure(r.noop.troupe_dashboard_no_page ?? null),
+    ],
+    [
+      "noop",
+      "troupe with the dashboard server, one page open (msgs/s)",
+      figure(r.noop.troupe_dashboard_one_page ?? null),
+    ],
     [
       "io_bound",
       `raw KafkaJS eachMessage, 12 partitions concurrently (msgs/s)`,

@@ -11,6 +11,10 @@
  *   Records stamped within `--warmup-ms` of the earliest stamp are the load's warm-up
  *   (connections, metadata, producer id, JIT): counted, but left out of the percentiles.
  *
+ * - `--dashboard none|page` (with `--mode noop`): the observability server runs beside the
+ *   processor (its dashboard sampler included), with no page open (`none`) or one (`page`):
+ *   an event stream read to the end in this process, as a browser tab would hold it.
+ *
  * Reads `--topic` from the beginning with the fresh `--group` until `--messages` were
  * handled (or the window ends). Timed from the processor's `joined` event (the group
  * assignment arrived) to the last message handled, so connecting and joining are not counted.
@@ -20,6 +24,7 @@
  * @module
  */
 
+import { startObservabilityServer } from "../../cli/observability_server.ts";
 import { createAdmin, createProcessor, type Processor } from "../../mod.ts";
 import { resolveProcessorOptions } from "../../supervisor/resolve_options.ts";
 import {
@@ -46,6 +51,7 @@ const args = flags([
   "window-ms",
   "warmup-ms",
   "timeout-ms",
+  "dashboard",
 ]);
 const brokers = stringFlag(args, "brokers");
 const topic = stringFlag(args, "topic");
@@ -59,6 +65,10 @@ const windowMs = numberFlag(args, "window-ms", 0);
 const warmupMs = numberFlag(args, "warmup-ms", 0);
 const timeoutMs = numberFlag(args, "timeout-ms", 300_000);
 if (!["noop", "io", "memory", "latency"].includes(mode)) throw new Error(`unknown --mode ${mode}`);
+const dashboard = args.dashboard;
+if (dashboard !== undefined && !["none", "page"].includes(dashboard)) {
+  throw new Error(`unknown --dashboard ${dashboard}`);
+}
 
 /** The options that select key mode: per-key order, `concurrency` messages in flight per partition. */
 const keyModeOptions = { ordering: "key", concurrency } as const;
@@ -136,6 +146,16 @@ processor.done.catch((error) => {
   console.error(`processor failed: ${error}`);
   Deno.exit(1);
 });
+const server = dashboard === undefined
+  ? undefined
+  : await startObservabilityServer({ processor, port: 0, hostname: "127.0.0.1" });
+const page = new AbortController();
+if (server && dashboard === "page") {
+  const events = await fetch(`http://127.0.0.1:${server.port}/events`, { signal: page.signal });
+  (async () => {
+    for await (const _ of events.body!) { /* a page reads every event */ }
+  })().catch(() => {});
+}
 await processor.start();
 
 const limit = mode === "memory" ? windowMs : timeoutMs;
@@ -189,4 +209,6 @@ if (mode === "io") {
   }
 }
 
+page.abort();
+await server?.close();
 await finish(result, result.timedOut ? 3 : 0);
