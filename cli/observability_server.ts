@@ -7,6 +7,8 @@
 
 import type { Processor } from "../mod.ts";
 import { createProcessorMetrics } from "./metrics.ts";
+import { createProcessMetrics } from "./process_metrics.ts";
+import { renderExposition } from "./prometheus.ts";
 import { EXPOSITION_CONTENT_TYPE } from "./prometheus.ts";
 
 /** Where to listen, and what to observe. */
@@ -113,6 +115,8 @@ export async function startObservabilityServer(
   options: ObservabilityServerOptions,
 ): Promise<ObservabilityServer> {
   const metrics = createProcessorMetrics(options.processor);
+  const processMetrics = createProcessMetrics();
+  const render = () => metrics.render() + renderExposition(processMetrics.families());
   const listening = Promise.withResolvers<Deno.NetAddr>();
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
@@ -121,9 +125,10 @@ export async function startObservabilityServer(
       hostname: options.hostname ?? "0.0.0.0",
       // Deno prints "Listening on ..." to stdout by default; the caller logs instead.
       onListen: (addr) => listening.resolve(addr),
-    }, observabilityHandler(options.processor, () => metrics.render()));
+    }, observabilityHandler(options.processor, render));
   } catch (error) {
     metrics.close();
+    processMetrics.close();
     throw error;
   }
   const addr = await listening.promise;
@@ -131,6 +136,7 @@ export async function startObservabilityServer(
   const close = () => {
     closing ??= (async () => {
       metrics.close();
+      processMetrics.close();
       await server.shutdown();
     })();
     return closing;
