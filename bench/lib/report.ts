@@ -16,6 +16,10 @@ export interface Results {
     kafkajs_eachbatch: number | null;
     troupe_partition: number | null;
     overhead_ratio: number | null;
+    /** troupe, partition mode, with tracing on (OTEL_DENO=true, every span exported). */
+    troupe_partition_traced: number | null;
+    /** troupe_partition_traced / troupe_partition. */
+    traced_ratio: number | null;
   };
   io_bound: {
     delay_ms: number;
@@ -95,6 +99,12 @@ export function markdown(r: Results, machine: string, reps: number): string {
     ["noop", "raw KafkaJS eachBatch (msgs/s)", figure(r.noop.kafkajs_eachbatch)],
     ["noop", "troupe, partition mode (msgs/s)", figure(r.noop.troupe_partition)],
     ["noop", "overhead_ratio (troupe / KafkaJS)", figure(r.noop.overhead_ratio, 2)],
+    [
+      "noop",
+      "troupe, partition mode, tracing on (OTEL_DENO=true) (msgs/s)",
+      figure(r.noop.troupe_partition_traced),
+    ],
+    ["noop", "traced_ratio (tracing on / off)", figure(r.noop.traced_ratio, 2)],
     [
       "io_bound",
       `raw KafkaJS eachMessage, 12 partitions concurrently (msgs/s)`,
