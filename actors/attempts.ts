@@ -38,6 +38,11 @@ export interface AttemptHooks<M> {
   exhausted?(message: M, error: unknown, attempts: number): unknown;
   /** When given, called with how long each attempt took, in ms (for metrics). */
   timed?(ms: number): void;
+  /**
+   * Called when a failure ends the message's attempts for now because the actor stopped
+   * taking messages (outcome `interrupted`): the message will be tried again (for tracing).
+   */
+  interrupted?(message: M): void;
 }
 
 /** One message's attempts so far; kept when an attempt is interrupted. */
@@ -154,14 +159,14 @@ export class AttemptRunner<M> {
     while (true) {
       const attempt = ++record.attempts;
       hooks.failed?.(message, error, attempt);
-      if (!admission.open) return "interrupted";
+      if (!admission.open) return this.#interrupted(message);
       if (retry && attempt < retry.maxAttempts && retry.retriable(error)) {
         const delay = backoffDelay(attempt, retry.backoff);
         hooks.retrying?.(message, error, attempt, delay);
         record.backingOff = true;
         await sleep(delay, admission.signal);
         record.backingOff = false;
-        if (!admission.open) return "interrupted";
+        if (!admission.open) return this.#interrupted(message);
         const outcome = await this.#tryAgain(message, record, worker);
         if (outcome === SUCCEEDED) {
           record.attempts = 0;
@@ -183,6 +188,11 @@ export class AttemptRunner<M> {
       record.attempts = 0;
       return { error };
     }
+  }
+
+  #interrupted(message: M): "interrupted" {
+    this.#hooks.interrupted?.(message);
+    return "interrupted";
   }
 
   /** One more attempt: resolves {@linkcode SUCCEEDED} or the error. */

@@ -13,8 +13,9 @@
  * Writes `bench/results.json` and `bench/results.svg` and prints a markdown table.
  *
  * Development flags: `--only noop,io,memory,latency,producer` runs some sections (the others
- * stay null), `--reps N` overrides the repetitions, `--profile` makes troupe's processes
- * write V8 CPU profiles to `bench/.build/profiles`.
+ * stay null), `--rows noop.troupe_partition,...` runs only the rows named (within them),
+ * `--reps N` overrides the repetitions, `--profile` makes troupe's processes write V8 CPU
+ * profiles to `bench/.build/profiles`.
  *
  * @module
  */
@@ -105,6 +106,8 @@ interface Context {
   python: { ok: true } | { ok: false; why: string };
   admin: Admin;
   topics: string[];
+  /** Where traced peers export their spans (an OTLP/HTTP receiver that drops them). */
+  otlpSink: string;
 }
 
 /** One measured program's run, kept for `bench/.build/runs.json`. */
@@ -123,6 +126,8 @@ interface RunRecord {
 
 const runs: RunRecord[] = [];
 const failures: string[] = [];
+/** The rows `--rows` selects; all when empty. */
+const selectedRows = new Set<string>();
 
 function median(values: number[]): number | null {
   if (values.length === 0) return null;
@@ -166,6 +171,7 @@ function unique(name: string, ctx: Context): string {
 
 /** Runs `body`; a failure is logged and recorded, and the row keeps its other repetitions. */
 async function attempt(row: string, rep: number, body: () => Promise<void>): Promise<void> {
+  if (selectedRows.size > 0 && !selectedRows.has(row)) return;
   const started = performance.now();
   try {
     await body();
@@ -186,12 +192,17 @@ async function measured(
   program: string,
   args: string[],
   timeoutMs: number,
-  options: { onMessage?: (message: { type: string }) => void; messages?: number } = {},
+  options: {
+    onMessage?: (message: { type: string }) => void;
+    messages?: number;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<ProcessRun> {
   const run = await runProcess(program, args, {
     timeoutMs,
     onMessage: options.onMessage,
     logFile: `${LOGS}/${row}.log`,
+    env: options.env,
   });
   // The Python peer handles few of the messages it reads; its CPU is spent on all it read.
   const handled = Number(run.result?.seen ?? run.result?.handled);
@@ -470,6 +481,22 @@ async function noop(ctx: Context, sizes: Sizes, main: string): Promise<void> {
         figures.add(row, rate(await measured(row, rep, program, args, 180_000)));
       });
     }
+    // The same run with tracing on: Deno's exporter (OTEL_DENO=true) sends every span to
+    // a receiver that drops them (its default protocol, http/protobuf).
+    await attempt("noop.troupe_partition_traced", rep, async () => {
+      const [program, args] = denoPeer(ctx, "troupe_consumer.ts", {
+        brokers: ctx.brokers,
+        topic: main,
+        group: unique(`noop-troupe-traced-${rep}`, ctx),
+        messages: n,
+        mode: "noop",
+      });
+      const env = { OTEL_DENO: "true", OTEL_EXPORTER_OTLP_ENDPOINT: ctx.otlpSink };
+      figures.add(
+        "noop.troupe_partition_traced",
+        rate(await measured("noop.troupe_partition_traced", rep, program, args, 180_000, { env })),
+      );
+    });
   }
 }
 
@@ -738,6 +765,21 @@ async function producer(ctx: Context, sizes: Sizes): Promise<void> {
 
 // --- main ------------------------------------------------------------------------------------
 
+/**
+ * An OTLP/HTTP receiver that accepts every export and drops it, for the traced rows: what is
+ * measured is the traced program's cost, not a tracing backend's.
+ */
+function startOtlpSink(): { server: Deno.HttpServer<Deno.NetAddr>; endpoint: string } {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (
+    request,
+  ) => {
+    await request.body?.cancel();
+    // An empty body is an empty Export*ServiceResponse in protobuf: everything accepted.
+    return new Response(null, { headers: { "content-type": "application/x-protobuf" } });
+  });
+  return { server, endpoint: `http://127.0.0.1:${server.addr.port}` };
+}
+
 function machineDescription(): string {
   let cpu = "unknown CPU";
   let memory = "";
@@ -755,6 +797,7 @@ function machineDescription(): string {
 function results(quick: boolean): Results {
   const kafkajs = figures.median("noop.kafkajs_eachbatch");
   const troupe = figures.median("noop.troupe_partition");
+  const traced = figures.median("noop.troupe_partition_traced");
   return {
     kafka_version: DEFAULT_KAFKA_VERSION,
     deno_version: Deno.version.deno,
@@ -767,6 +810,8 @@ function results(quick: boolean): Results {
       overhead_ratio: kafkajs !== null && troupe !== null ? round(troupe / kafkajs, 3) : null,
       troupe_dashboard_no_page: round(figures.median("noop.troupe_dashboard_none")),
       troupe_dashboard_one_page: round(figures.median("noop.troupe_dashboard_page")),
+      troupe_partition_traced: round(traced),
+      traced_ratio: troupe !== null && traced !== null ? round(traced / troupe, 3) : null,
     },
     io_bound: {
       delay_ms: DELAY_MS,
@@ -837,13 +882,15 @@ async function main(): Promise<number> {
       only: { type: "string" },
       reps: { type: "string" },
       profile: { type: "boolean", default: false },
+      rows: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
   if (values.help) {
     console.log(
-      "Usage: deno task bench [--quick] [--only noop,io,memory,latency,producer] [--reps N] [--profile]",
+      "Usage: deno task bench [--quick] [--only noop,io,memory,latency,producer] " +
+        "[--rows ROW,...] [--reps N] [--profile]",
     );
     return 0;
   }
@@ -856,6 +903,7 @@ async function main(): Promise<number> {
   for (const section of only) {
     if (!SECTIONS.includes(section)) throw new Error(`unknown section "${section}" in --only`);
   }
+  for (const row of values.rows?.split(",") ?? []) selectedRows.add(row.trim());
 
   const started = performance.now();
   const machine = machineDescription();
@@ -891,6 +939,7 @@ async function main(): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", interrupted);
   Deno.addSignalListener("SIGTERM", interrupted);
+  const otlpSink = startOtlpSink();
 
   const ctx: Context = {
     brokers,
@@ -902,6 +951,7 @@ async function main(): Promise<number> {
     python,
     admin: createAdmin({ brokers, clientId: "troupe-bench" }),
     topics: [],
+    otlpSink: otlpSink.endpoint,
   };
   let output: Results;
   try {
@@ -934,6 +984,7 @@ async function main(): Promise<number> {
     await ctx.admin.close().catch(() => {});
     Deno.removeSignalListener("SIGINT", interrupted);
     Deno.removeSignalListener("SIGTERM", interrupted);
+    await otlpSink.server.shutdown();
     await stopBroker();
   }
 

@@ -233,7 +233,11 @@ function isBackpressure(event: ProcessorEvent): boolean {
  */
 export function feedEvent(event: ProcessorEvent): FeedEvent {
   const t = Date.now();
-  const where = "topic" in event ? { topic: event.topic, partition: event.partition } : {};
+  const where = "partition" in event
+    ? { topic: event.topic, partition: event.partition }
+    : "topic" in event
+    ? { topic: event.topic }
+    : {};
   const info = (text: string): FeedEvent => ({
     t,
     type: event.type,
@@ -294,6 +298,12 @@ export function feedEvent(event: ProcessorEvent): FeedEvent {
       return info(`Kafka connection restored after ${Math.round(event.downMs)} ms`);
     case "processor-failed":
       return problem(`processor failed: ${describeError(event.error)}`);
+    case "topic-added":
+      return info(`topic added to the subscription (${event.partitions} partitions)`);
+    case "topic-deleted":
+      return problem("topic deleted: its partitions are dropped");
+    case "partitions-added":
+      return info(`partitions added: ${event.from} -> ${event.to}`);
     default:
       return info(event.type.replaceAll("-", " "));
   }

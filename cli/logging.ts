@@ -14,6 +14,7 @@ import {
   type LogLevel,
   type LogRecord,
 } from "@logtape/logtape";
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { FlagSpec } from "./flags.ts";
 
 /** How log records are written: readable lines, or one JSON object per line. */
@@ -103,6 +104,9 @@ export async function configureLogging(options: LoggingOptions): Promise<void> {
     };
   await configure({
     reset: true,
+    // Implicit contexts: with tracing on, the records troupe logs about a message carry its
+    // trace and span ids (`traceId`, `spanId`).
+    contextLocalStorage: new AsyncLocalStorage(),
     sinks: { main: sink },
     loggers: [
       { category: ["troupe"], lowestLevel: options.level, sinks: ["main"] },

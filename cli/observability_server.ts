@@ -9,6 +9,8 @@
 import type { Processor } from "../mod.ts";
 import { Dashboard, type DashboardOptions } from "./dashboard.ts";
 import { createProcessorMetrics } from "./metrics.ts";
+import { createProcessMetrics } from "./process_metrics.ts";
+import { renderExposition } from "./prometheus.ts";
 import { EXPOSITION_CONTENT_TYPE } from "./prometheus.ts";
 
 /** Where to listen, and what to observe. */
@@ -125,6 +127,8 @@ export async function startObservabilityServer(
 ): Promise<ObservabilityServer> {
   const metrics = createProcessorMetrics(options.processor);
   const dashboard = new Dashboard(options.processor, options.dashboard);
+  const processMetrics = createProcessMetrics();
+  const render = () => metrics.render() + renderExposition(processMetrics.families());
   const listening = Promise.withResolvers<Deno.NetAddr>();
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
@@ -133,9 +137,10 @@ export async function startObservabilityServer(
       hostname: options.hostname ?? "0.0.0.0",
       // Deno prints "Listening on ..." to stdout by default; the caller logs instead.
       onListen: (addr) => listening.resolve(addr),
-    }, observabilityHandler(options.processor, () => metrics.render(), dashboard));
+    }, observabilityHandler(options.processor, render, dashboard));
   } catch (error) {
     metrics.close();
+    processMetrics.close();
     dashboard.close();
     throw error;
   }
@@ -146,6 +151,7 @@ export async function startObservabilityServer(
       metrics.close();
       // Open pages hold their event streams: end them, or the shutdown would wait for them.
       dashboard.close();
+      processMetrics.close();
       await server.shutdown();
     })();
     return closing;

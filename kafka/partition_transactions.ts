@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Span, Tracer } from "@opentelemetry/api";
 import type {
   Kafka,
   Message as KafkaJsMessage,
@@ -13,7 +14,9 @@ import type {
 } from "kafkajs";
 import { type ConnectionOptions, createKafkaClient } from "./client.ts";
 import type { Codec } from "./codec.ts";
+import { endPublishSpan, startPublishSpan } from "./publish_span.ts";
 import { encodeRecord, type ProducerRecord } from "./record_encoding.ts";
+import { failSpan, tracerOrNull } from "./tracing.ts";
 
 /** What a partition's transactions need. */
 export interface PartitionTransactionsOptions {
@@ -67,6 +70,8 @@ export class PartitionTransactions {
   #connected: Promise<void> | undefined;
   #transaction: Transaction | undefined;
   #lock: Promise<unknown> = Promise.resolve();
+  /** troupe's tracer, or `null` when no tracer provider is registered. */
+  #tracer: Tracer | null = tracerOrNull();
   /** Messages processed in the open transaction. */
   messages = 0;
 
@@ -147,17 +152,31 @@ export class PartitionTransactions {
   async send(records: readonly ProducerRecord<unknown, unknown>[]): Promise<void> {
     if (records.length === 0) return;
     const { keyCodec, valueCodec } = this.#options;
-    const byTopic = new Map<string, KafkaJsMessage[]>();
-    for (const record of records) {
-      const message = encodeRecord(record, keyCodec, valueCodec);
-      let messages = byTopic.get(record.topic);
-      if (!messages) byTopic.set(record.topic, messages = []);
-      messages.push(message);
+    const tracer = this.#tracer;
+    const spans: Span[] | undefined = tracer === null ? undefined : [];
+    try {
+      const byTopic = new Map<string, KafkaJsMessage[]>();
+      for (const record of records) {
+        const message = encodeRecord(record, keyCodec, valueCodec);
+        if (spans) spans.push(startPublishSpan(tracer!, record.topic, message, this.#clientId));
+        let messages = byTopic.get(record.topic);
+        if (!messages) byTopic.set(record.topic, messages = []);
+        messages.push(message);
+      }
+      const transaction = await this.#begin();
+      await transaction.sendBatch({
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+    } catch (error) {
+      for (const span of spans ?? []) failSpan(span, error);
+      throw error;
     }
-    const transaction = await this.#begin();
-    await transaction.sendBatch({
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-    });
+    // In the transaction: written, though its offset is known only once it commits.
+    for (const span of spans ?? []) endPublishSpan(span);
+  }
+
+  get #clientId(): string {
+    return this.#options.connection.clientId ?? "troupe";
   }
 
   /** Commits the open transaction together with the input offset `offset` (the next to read). */

@@ -5,6 +5,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import type { Span, Tracer } from "@opentelemetry/api";
 import {
   CompressionTypes,
   type Message as KafkaJsMessage,
@@ -32,9 +33,11 @@ import {
   type ResolvedProducerOptions,
   resolveProducerOptions,
 } from "./producer_options.ts";
+import { endPublishSpan, startPublishSpan } from "./publish_span.ts";
 import { encodedSize, encodeRecord, type ProducerRecord } from "./record_encoding.ts";
 import { SendQueue } from "./send_queue.ts";
 import { UnknownPartitionError, unknownPartitionIn } from "./unknown_partition.ts";
+import { failSpan, tracerOrNull } from "./tracing.ts";
 
 export { ProduceError, ProducerClosedError } from "./produce_error.ts";
 export {
@@ -94,11 +97,15 @@ class KafkaProducer<K, V> implements Producer<K, V> {
   readonly #queue: SendQueue<Pending>;
   /** Where KafkaJS's partitioner put each message (by the message object). */
   readonly #placed = new WeakMap<object, number>();
+  /** troupe's tracer, or `null` when no tracer provider is registered: decided once, here. */
+  readonly #tracer: Tracer | null = tracerOrNull();
+  readonly #clientId: string;
   #connecting: Promise<void> | undefined;
   #phase: ProducerPhase = { name: "open" };
 
   constructor(options: ResolvedProducerOptions<K, V>) {
     this.#options = options;
+    this.#clientId = options.connection.clientId ?? "troupe";
     this.#client = createKafkaClient(options.connection).producer({
       idempotent: options.idempotent,
       maxInFlightRequests: options.idempotent ? 1 : options.queue.maxInFlight,
@@ -120,28 +127,37 @@ class KafkaProducer<K, V> implements Producer<K, V> {
     if (this.#phase.name !== "open") throw new ProducerClosedError();
     const { keyCodec, valueCodec, maxRecordBytes } = this.#options;
     const message = encodeRecord(record, keyCodec, valueCodec);
-    // KafkaJS reports only the first partition error of a request, so a record the broker
-    // refuses for its size could fail records of other partitions written in the same
-    // request. Refuse what is certainly too large before it shares a request.
-    const size = encodedSize(message);
-    if (size > maxRecordBytes) {
-      throw new ProduceError(
-        record.topic,
-        "MESSAGE_TOO_LARGE",
-        `a record of ${size} bytes for ${record.topic} is larger than maxRecordBytes (${maxRecordBytes})`,
-      );
-    }
-    for (let room = this.#queue.room(); room; room = this.#queue.room()) {
-      await room;
-      if (this.#phase.name !== "open") throw new ProducerClosedError();
+    // Before the size check: the trace context is part of the record's size.
+    const span = this.#tracer === null
+      ? undefined
+      : startPublishSpan(this.#tracer, record.topic, message, this.#clientId);
+    try {
+      // KafkaJS reports only the first partition error of a request, so a record the broker
+      // refuses for its size could fail records of other partitions written in the same
+      // request. Refuse what is certainly too large before it shares a request.
+      const size = encodedSize(message);
+      if (size > maxRecordBytes) {
+        throw new ProduceError(
+          record.topic,
+          "MESSAGE_TOO_LARGE",
+          `a record of ${size} bytes for ${record.topic} is larger than maxRecordBytes (${maxRecordBytes})`,
+        );
+      }
+      for (let room = this.#queue.room(); room; room = this.#queue.room()) {
+        await room;
+        if (this.#phase.name !== "open") throw new ProducerClosedError();
+      }
+    } catch (error) {
+      if (span) failSpan(span, error);
+      throw error;
     }
     const { promise, resolve, reject } = Promise.withResolvers<RecordMetadata>();
     this.#queue.push({
       message,
       topic: record.topic,
       queuedAt: performance.now(),
-      resolve,
-      reject,
+      resolve: span ? traced(span, resolve) : resolve,
+      reject: span ? (error) => (failSpan(span, error), reject(error)) : reject,
     });
     return promise;
   }
@@ -306,6 +322,17 @@ class KafkaProducer<K, V> implements Producer<K, V> {
       pending.resolve({ topic: pending.topic, partition, offset: base + index });
     }
   }
+}
+
+/** Settles a record's publish span with where the record was written, then its `send`. */
+function traced(
+  span: Span,
+  resolve: (metadata: RecordMetadata) => void,
+): (metadata: RecordMetadata) => void {
+  return (metadata) => {
+    endPublishSpan(span, metadata);
+    resolve(metadata);
+  };
 }
 
 /**

@@ -110,9 +110,9 @@ export class DeadLetters {
   }
 
   /**
-   * Hands a message that cannot be processed to `deadLetterTopic`. Resolves once the broker
-   * acknowledged the record (`acknowledged` is called then, before the event); rejects
-   * otherwise (the message then stays uncommitted).
+   * Hands a message that cannot be processed to `deadLetterTopic`. Resolves with why, once
+   * the broker acknowledged the record (`acknowledged` is called then, before the event);
+   * rejects otherwise (the message then stays uncommitted).
    */
   async send(
     message: ReceivedMessage<unknown, unknown>,
@@ -121,7 +121,7 @@ export class DeadLetters {
     attempts: number,
     retriable: (error: unknown) => boolean,
     acknowledged?: () => void,
-  ): Promise<void> {
+  ): Promise<DeadLetterReason> {
     const reason: DeadLetterReason = error instanceof DecodeError
       ? "decode-error"
       : retriable(error)
@@ -150,6 +150,7 @@ export class DeadLetters {
       reason,
       error,
     });
+    return reason;
   }
 
   /** Flushes and closes the producer, if one was made. */

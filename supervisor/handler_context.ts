@@ -105,7 +105,8 @@ export class MessageContext implements HandlerContext {
   readonly partition: number;
   attempt = 1;
   readonly signal: AbortSignal;
-  readonly log: HandlerLogger;
+  /** Replaced per message when tracing is on, by one whose records carry the span's ids. */
+  log: HandlerLogger;
   #sender: OutputSender;
   #deferred: boolean;
   #pending: Promise<unknown>[] | undefined;

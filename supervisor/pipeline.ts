@@ -13,10 +13,12 @@ import { LaneActor } from "../actors/lane_actor.ts";
 import type { Limiter } from "../actors/limiter.ts";
 import type { SupervisedActor } from "../actors/supervised_actor.ts";
 import type { ReceivedMessage } from "../kafka/message.ts";
+import { tracerOrNull } from "../kafka/tracing.ts";
 import { maxCompletionSpan } from "./completions.ts";
 import type { DeadLetters } from "./dead_letters.ts";
 import { MessageContext } from "./handler_context.ts";
 import type { Histogram } from "./histogram.ts";
+import { MessageSpans } from "./message_spans.ts";
 import { type OutputPath, TransactionFailure } from "./output_path.ts";
 import type { Partition } from "./partition.ts";
 import type { ResolvedProcessorOptions } from "./resolve_options.ts";
@@ -47,6 +49,8 @@ export interface PipelineServices<K, V> {
   readonly histogram: Histogram | null;
 }
 
+type AnyMessage = ReceivedMessage<unknown, unknown>;
+
 /** Runs the handler on one message, with its context; resolves when the message is done. */
 type Behaviour<K, V> = (message: ReceivedMessage<K, V>, context: MessageContext) => unknown;
 
@@ -65,6 +69,8 @@ type Behaviour<K, V> = (message: ReceivedMessage<K, V>, context: MessageContext)
 export class Pipeline<K, V> {
   #options: ResolvedProcessorOptions<K, V>;
   #services: PipelineServices<K, V>;
+  /** troupe's tracer, or `null` (no tracer provider): then no actor pays for tracing. */
+  #tracer = tracerOrNull();
 
   /**
    * Creates the pipeline.
@@ -86,6 +92,12 @@ export class Pipeline<K, V> {
     const options = this.#options;
     const outputs = this.#services.outputs(partition, epoch);
     const behaviour = this.#behaviour(outputs, reports);
+    const spans = this.#tracer === null ? null : new MessageSpans({
+      tracer: this.#tracer,
+      groupId: options.groupId,
+      clientId: options.connection.clientId,
+      handlerLog,
+    });
     // One context per message in flight: a partition actor has one, a lane actor `concurrency`.
     const contexts = Array.from(
       { length: options.concurrency },
@@ -100,15 +112,27 @@ export class Pipeline<K, V> {
         ),
     );
     const common = {
-      ...this.#hooks(partition, epoch),
+      ...this.#hooks(partition, epoch, spans),
       mailbox: partition.mailbox,
       processed: reports.processed,
-      crashed: reports.crashed,
-      process: (message: ReceivedMessage<K, V>, attempt: number, worker: number) => {
-        const context = contexts[worker];
-        context.begin(attempt);
-        return behaviour(message, context);
-      },
+      crashed: spans === null
+        ? reports.crashed
+        : (message: ReceivedMessage<K, V>, error: unknown) =>
+          spans.crashed(message as AnyMessage, error, () => reports.crashed(message, error)),
+      process: spans === null
+        ? (message: ReceivedMessage<K, V>, attempt: number, worker: number) => {
+          const context = contexts[worker];
+          context.begin(attempt);
+          return behaviour(message, context);
+        }
+        : (message: ReceivedMessage<K, V>, attempt: number, worker: number) => {
+          const context = contexts[worker];
+          context.begin(attempt);
+          return spans.attempt(message as AnyMessage, () => {
+            context.log = spans.log(message as AnyMessage);
+            return behaviour(message, context);
+          });
+        },
     };
     if (options.ordering === "partition") return new Actor(common);
     const maxSpan = maxCompletionSpan(options.offsetMetadataMaxBytes);
@@ -145,6 +169,7 @@ export class Pipeline<K, V> {
   #hooks(
     partition: Partition<K, V>,
     epoch: number,
+    spans: MessageSpans | null,
   ): Omit<AttemptHooks<ReceivedMessage<K, V>>, "process"> {
     const options = this.#options;
     const { topic, counters } = partition;
@@ -163,19 +188,36 @@ export class Pipeline<K, V> {
         ? undefined
         : (message, error, attempts) => {
           if (error instanceof TransactionFailure) throw error;
-          return deadLetters.send(
-            message as ReceivedMessage<unknown, unknown>,
-            deadLetterTopic,
-            error,
-            attempts,
-            retry.retriable,
-            () => {
-              if (partition.current(epoch)) counters.deadLettered++;
-            },
+          const send = () =>
+            deadLetters.send(
+              message as AnyMessage,
+              deadLetterTopic,
+              error,
+              attempts,
+              retry.retriable,
+              () => {
+                if (partition.current(epoch)) counters.deadLettered++;
+              },
+            );
+          if (spans === null) return send();
+          // In the message's span: the dead letter's publish span is its child.
+          return spans.within(message as AnyMessage, send).then((reason) =>
+            spans.deadLettered(message as AnyMessage, deadLetterTopic, reason, error)
           );
         },
-      failed: () => void counters.failed++,
-      retrying: () => void counters.retried++,
+      failed: spans === null ? () => void counters.failed++ : (message, error, attempt) => {
+        counters.failed++;
+        spans.failed(message as AnyMessage, error, attempt);
+      },
+      retrying: spans === null
+        ? () => void counters.retried++
+        : (message, _error, attempt, delayMs) => {
+          counters.retried++;
+          spans.retrying(message as AnyMessage, attempt, delayMs);
+        },
+      interrupted: spans === null
+        ? undefined
+        : (message) => spans.interrupted(message as AnyMessage),
       timed: histogram ? (ms) => histogram.observe(ms) : undefined,
     };
   }

@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { startLiveView } from "../cli/live_view.ts";
 import { createProcessorMetrics, METRICS, type MetricsSource } from "../cli/metrics.ts";
 import { observabilityHandler } from "../cli/observability_server.ts";
+import { createProcessMetrics, PROCESS_METRICS } from "../cli/process_metrics.ts";
 import { renderExposition } from "../cli/prometheus.ts";
 import type { PartitionStatus, ProcessorEvent, ProcessorStatus } from "../mod.ts";
-import { parseExposition, sumOf } from "./_prometheus.ts";
+import { waitFor } from "./_helpers.ts";
+import { type ParsedFamily, parseExposition, sumOf } from "./_prometheus.ts";
 
 function row(partial: Partial<PartitionStatus> & { partition: number }): PartitionStatus {
   return {
@@ -193,6 +195,45 @@ Deno.test("metrics: the processing-time histogram is exposed in seconds", () => 
     .map((sample) => [sample.labels.le, sample.value]);
   assert.deepEqual(buckets, [["0.0005", 2], ["0.002", 5], ["0.01", 5], ["+Inf", 6]]);
   assert.equal(sumOf(families, "troupe_processing_seconds_sum"), 1.5);
+});
+
+Deno.test("process metrics: the series Prometheus users know, under Deno's own permissions", async () => {
+  const metrics = createProcessMetrics({ sampleEveryMs: 5 });
+  try {
+    // Hold the loop at once: the sampler's timer, due in 5 ms, runs only after the block.
+    const until = performance.now() + 100;
+    while (performance.now() < until) {
+      // busy: nothing else runs
+    }
+    let families = new Map<string, ParsedFamily>();
+    const lagMax = () => families.get("nodejs_eventloop_lag_max_seconds")?.samples[0]?.value;
+    await waitFor(() => {
+      families = parseExposition(renderExposition(metrics.families()));
+      return lagMax() !== undefined;
+    }, "an event-loop delay sample");
+    for (const [name, type] of Object.values(PROCESS_METRICS)) {
+      assert.equal(families.get(name)?.type, type, `${name} is declared`);
+    }
+    const value = (name: string) => families.get(name)?.samples[0]?.value ?? NaN;
+    assert.ok(value("process_resident_memory_bytes") > 1_000_000);
+    assert.ok(value("process_cpu_seconds_total") > 0);
+    const parts = value("process_cpu_user_seconds_total") +
+      value("process_cpu_system_seconds_total");
+    assert.ok(Math.abs(value("process_cpu_seconds_total") - parts) < 1e-9);
+    assert.ok(value("nodejs_heap_size_used_bytes") <= value("nodejs_heap_size_total_bytes"));
+    assert.ok(Math.abs(value("process_start_time_seconds") - Date.now() / 1000) < 3600);
+    assert.ok(lagMax()! >= 0.09, `the 100 ms block shows: max ${lagMax()} s`);
+    // The test runs with -A, so /proc/self is readable.
+    assert.ok(value("process_open_fds") > 0);
+    // The delay figures cover the time since the last scrape: the block is gone from them.
+    await waitFor(() => {
+      families = parseExposition(renderExposition(metrics.families()));
+      return lagMax() !== undefined;
+    }, "a second event-loop delay sample");
+    assert.ok(lagMax()! < 0.09, `max ${lagMax()} s after the block`);
+  } finally {
+    metrics.close();
+  }
 });
 
 Deno.test("endpoints: /health, /ready, /status, /metrics, 404 and 405", async () => {

@@ -70,7 +70,7 @@ Deno.test("a 3-node cluster: leaders and the group coordinator killed, a rolling
           `${what}: status() says Kafka answers`,
           15_000,
         );
-        const body = await health(new Request("http://troupe/health")).json();
+        const body = await (await health(new Request("http://troupe/health"))).json();
         assert.equal(body.kafkaConnected, true, `${what}: /health says Kafka answers`);
       };
       try {

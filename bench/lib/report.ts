@@ -20,6 +20,10 @@ export interface Results {
     troupe_dashboard_no_page?: number | null;
     /** The same with one dashboard page open (one event stream read). */
     troupe_dashboard_one_page?: number | null;
+    /** troupe, partition mode, with tracing on (OTEL_DENO=true, every span exported). */
+    troupe_partition_traced: number | null;
+    /** troupe_partition_traced / troupe_partition. */
+    traced_ratio: number | null;
   };
   io_bound: {
     delay_ms: number;
@@ -109,6 +113,12 @@ export function markdown(r: Results, machine: string, reps: number): string {
       "troupe with the dashboard server, one page open (msgs/s)",
       figure(r.noop.troupe_dashboard_one_page ?? null),
     ],
+    [
+      "noop",
+      "troupe, partition mode, tracing on (OTEL_DENO=true) (msgs/s)",
+      figure(r.noop.troupe_partition_traced),
+    ],
+    ["noop", "traced_ratio (tracing on / off)", figure(r.noop.traced_ratio, 2)],
     [
       "io_bound",
       `raw KafkaJS eachMessage, 12 partitions concurrently (msgs/s)`,
