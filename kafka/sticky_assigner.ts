@@ -66,7 +66,12 @@ export function stickyAssigner(owned: () => OwnedPartitions): PartitionAssigner 
       };
     },
     // KafkaJS refreshes the leader's metadata before it calls this: new partitions are seen.
-    assign({ members, topics }) {
+    async assign({ members, topics }) {
+      // A topic created a moment ago may not be in the leader's metadata yet: ask once more
+      // rather than assign it no partitions (nobody would read it until the next rebalance).
+      if (topics.some((topic) => cluster.findTopicPartitionMetadata(topic).length === 0)) {
+        await cluster.refreshMetadata().catch(() => {});
+      }
       const decoded: StickyMember[] = members.map(({ memberId, memberMetadata }) => {
         const metadata = AssignerProtocol.MemberMetadata.decode(memberMetadata);
         const { generation, assignment } = decodeOwned(metadata?.userData);
@@ -80,16 +85,14 @@ export function stickyAssigner(owned: () => OwnedPartitions): PartitionAssigner 
         "assigned group {groupId} to {members} member(s): {kept} partition(s) kept, {moved} moved, {orphaned} without an owner",
         { groupId, members: members.length, ...result, assignment: undefined },
       );
-      return Promise.resolve(
-        [...result.assignment].map(([memberId, assignment]) => ({
-          memberId,
-          memberAssignment: AssignerProtocol.MemberAssignment.encode({
-            version: 1,
-            assignment,
-            userData: Buffer.alloc(0),
-          }),
-        })),
-      );
+      return [...result.assignment].map(([memberId, assignment]) => ({
+        memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({
+          version: 1,
+          assignment,
+          userData: Buffer.alloc(0),
+        }),
+      }));
     },
   });
 }

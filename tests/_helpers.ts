@@ -112,7 +112,8 @@ export async function produce(
   recordsPerSend = 1000,
 ): Promise<TestRecord[]> {
   const records = Array.from({ length: count }, (_, i) => make(i));
-  const producer = kafkaClient().producer();
+  // Idempotent: under load a timed-out request is retried, and must not be written twice.
+  const producer = kafkaClient().producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
     const sends: Promise<unknown>[] = [];

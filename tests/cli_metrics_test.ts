@@ -201,7 +201,7 @@ Deno.test("process metrics: the series Prometheus users know, under Deno's own p
   const metrics = createProcessMetrics({ sampleEveryMs: 5 });
   try {
     // Hold the loop at once: the sampler's timer, due in 5 ms, runs only after the block.
-    const until = performance.now() + 100;
+    const until = performance.now() + 400;
     while (performance.now() < until) {
       // busy: nothing else runs
     }
@@ -222,15 +222,16 @@ Deno.test("process metrics: the series Prometheus users know, under Deno's own p
     assert.ok(Math.abs(value("process_cpu_seconds_total") - parts) < 1e-9);
     assert.ok(value("nodejs_heap_size_used_bytes") <= value("nodejs_heap_size_total_bytes"));
     assert.ok(Math.abs(value("process_start_time_seconds") - Date.now() / 1000) < 3600);
-    assert.ok(lagMax()! >= 0.09, `the 100 ms block shows: max ${lagMax()} s`);
+    assert.ok(lagMax()! >= 0.39, `the 400 ms block shows: max ${lagMax()} s`);
     // The test runs with -A, so /proc/self is readable.
     assert.ok(value("process_open_fds") > 0);
-    // The delay figures cover the time since the last scrape: the block is gone from them.
+    // The delay figures cover the time since the last scrape: the block is gone from them. (A
+    // block this long, not a bound on delays: a loaded machine delays timers by itself.)
     await waitFor(() => {
       families = parseExposition(renderExposition(metrics.families()));
       return lagMax() !== undefined;
     }, "a second event-loop delay sample");
-    assert.ok(lagMax()! < 0.09, `max ${lagMax()} s after the block`);
+    assert.ok(lagMax()! < 0.39, `max ${lagMax()} s after the block`);
   } finally {
     metrics.close();
   }
