@@ -122,8 +122,9 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
         }
         // Kept: KafkaJS would fetch it again from the committed offset, though what this
         // member already took is in its mailbox or done. Fetching goes on from the last
-        // message taken, which comes again (and is skipped): a batch must arrive under the new
-        // membership, since KafkaJS hands out the means to commit only with a batch.
+        // message taken, which comes again (and is skipped): after a restarted KafkaJS run
+        // re-joins, a batch must arrive, since KafkaJS hands out the means to commit only with
+        // a batch (a re-join within one run commits at once).
         if (partition.nextOffset > 0) session.seek(topic, number, partition.nextOffset - 1);
         if (!partition.pausedBy("user")) partition.actor.release();
       }
