@@ -56,6 +56,11 @@ export class MembershipSession {
     this.#seek = seek;
   }
 
+  /** False while {@linkcode MembershipSession.commit} would refuse. */
+  get readyToCommit(): boolean {
+    return !this.ended && this.commitWith !== undefined;
+  }
+
   /** Stops fetching a partition. */
   pause(topic: string, partition: number): void {
     try {

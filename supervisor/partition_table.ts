@@ -112,6 +112,7 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
     for (const partition of this.#partitions.values()) {
       if (!wanted.has(partition.key)) this.#revoke(partition);
     }
+    const refetched: Partition<K, V>[] = [];
     for (const [topic, partitions] of Object.entries(assignment)) {
       for (const number of partitions) {
         const partition = this.#partitions.get(partitionKey(topic, number));
@@ -125,11 +126,31 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
         // message taken, which comes again (and is skipped): after a restarted KafkaJS run
         // re-joins, a batch must arrive, since KafkaJS hands out the means to commit only with
         // a batch (a re-join within one run commits at once).
-        if (partition.nextOffset > 0) session.seek(topic, number, partition.nextOffset - 1);
+        if (partition.nextOffset > 0) {
+          session.seek(topic, number, partition.nextOffset - 1);
+          refetched.push(partition);
+        }
         if (!partition.pausedBy("user")) partition.actor.release();
       }
     }
     for (const partition of this.#partitions.values()) partition.reapplyPause(session);
+    if (!session.readyToCommit) this.#fetchForCommit(refetched);
+  }
+
+  /**
+   * A restarted KafkaJS consumer can commit only once a batch came (KafkaJS skips empty ones).
+   * A kept partition fetches from its last message taken, so it brings one, unless all are
+   * paused: then none would come until a mailbox drains, and what was processed meanwhile
+   * (all the work done while Kafka was away) stays uncommitted, redone if the process dies.
+   * One of them paused only for backpressure fetches one batch, which it does not take.
+   */
+  #fetchForCommit(refetched: readonly Partition<K, V>[]): void {
+    let candidate: Partition<K, V> | undefined;
+    for (const partition of refetched) {
+      if (partition.fetching) return; // it brings a batch
+      if (!candidate && partition.pausedOnlyBy("backpressure")) candidate = partition;
+    }
+    candidate?.fetchOnce();
   }
 
   delivered(

@@ -55,3 +55,44 @@ Deno.test("after a re-join, a member commits what it processes though its full m
     await Promise.all([a.stop(), b.stop()]);
   }
 });
+
+Deno.test("a restarted KafkaJS consumer commits at once though every mailbox is full", async () => {
+  const prefix = uniqueName("commit-restart");
+  const groupId = uniqueName("commit-restart-group");
+  const first = `${prefix}-a`;
+  await createTopic(first, 1);
+  await produce(first, 4_000, 1);
+  const a = member(first, groupId, {
+    topics: new RegExp(`^${prefix}-`),
+    topicRefreshMs: 300,
+  });
+  const joins: number[] = [];
+  a.on("joined", () => joins.push(Date.now()));
+  try {
+    await a.start();
+    await waitFor(
+      () => a.status().partitions[0]?.pausedBy.backpressure === true,
+      "a's mailbox full",
+    );
+    // A topic the RegExp matches: the loop subscribes again with a new KafkaJS consumer, whose
+    // first batch is the only way it can commit. The new topic is empty: no batch of it.
+    await createTopic(`${prefix}-b`, 1);
+    await waitFor(() => a.status().partitions.length === 2, "a subscribed to the new topic");
+    const kept = a.status().partitions.find((p) => p.topic === first)!;
+    const processedAtJoin = kept.processedOffset ?? -1;
+    assert.ok(kept.pausedBy.backpressure && kept.mailboxSize > 200, JSON.stringify(kept));
+    await waitFor(
+      async () => ((await committedOffsets(groupId, first)).get(0) ?? -1) > processedAtJoin + 50,
+      "a commits work done after its new consumer joined",
+      10_000,
+    );
+    const now = a.status().partitions.find((p) => p.topic === first)!;
+    assert.ok(
+      now.pausedBy.backpressure,
+      "still paused: the batch fetched for the commit was not taken",
+    );
+    assert.ok(joins.length >= 2, `joined ${joins.length} time(s)`);
+  } finally {
+    await a.stop();
+  }
+});
