@@ -154,6 +154,8 @@ export class Partition<K, V> implements TopicPartition {
   nextOffset = -1;
   highWatermark = -1;
   lastError: unknown = undefined;
+  /** Its actor is held until a commit covers what it processed (see `maxUncommitted`). */
+  awaitingCommit = false;
   /** Aborted when the message in hand overstays a shutdown, revocation or seek deadline. */
   abort: AbortController = new AbortController();
   #epoch: number;
@@ -216,6 +218,7 @@ export class Partition<K, V> implements TopicPartition {
     this.supervision.progressed();
     this.mailbox.clear();
     this.skip = null; // what a previous owner completed is for its position, not this one
+    this.awaitingCommit = false;
     this.nextOffset = offset;
     this.abort = new AbortController();
     this.resume("backpressure");

@@ -130,7 +130,7 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
           session.seek(topic, number, partition.nextOffset - 1);
           refetched.push(partition);
         }
-        if (!partition.pausedBy("user")) partition.actor.release();
+        if (!partition.pausedBy("user") && !partition.awaitingCommit) partition.actor.release();
       }
     }
     for (const partition of this.#partitions.values()) partition.reapplyPause(session);
@@ -216,7 +216,7 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
     const found = this.#partitions.get(key);
     if (found) {
       found.resume("user");
-      if (this.#phase !== "stopping") found.actor.release();
+      if (this.#phase !== "stopping" && !found.awaitingCommit) found.actor.release();
     }
     this.#emit({ type: "partition-resumed", topic, partition, reason: "user" });
   }
@@ -236,6 +236,29 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
       }
       return report;
     });
+    this.#releaseCommitted();
+  }
+
+  /** Releases the actors that waited for a commit, once one covered their work. */
+  #releaseCommitted(): void {
+    for (const partition of this.#partitions.values()) {
+      if (!partition.awaitingCommit) continue;
+      if (partition.tracker.uncommitted >= this.#options.maxUncommitted) continue;
+      partition.awaitingCommit = false;
+      const open = this.#phase === "running" && partition.phase === "running";
+      if (open && !partition.pausedBy("user")) partition.actor.release();
+    }
+  }
+
+  /**
+   * A partition processed `maxUncommitted` messages its commits do not cover (Kafka is away,
+   * or refuses): its actor waits, since whatever it does now a crash would have redone, and
+   * a commit starts at once.
+   */
+  #awaitCommit(partition: Partition<K, V>): void {
+    partition.awaitingCommit = true;
+    void partition.actor.hold();
+    void this.commit("interval");
   }
 
   /**
@@ -391,6 +414,10 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
           partition.supervision.progressed();
         }
         if (this.#committer.processed(partition)) void this.commit("interval");
+        else if (
+          partition.tracker.uncommitted >= this.#options.maxUncommitted &&
+          !partition.awaitingCommit && this.#options.autoCommit
+        ) this.#awaitCommit(partition);
       },
       crashed: (message, error) => this.#crashed(partition, epoch, message.offset, error),
     });
