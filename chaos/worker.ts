@@ -28,6 +28,9 @@ const processor = createProcessor({
   fromBeginning: true,
   clientId: `chaos-${Deno.pid}`,
   commitIntervalMs: 300,
+  // About what a commit interval processes here: while Kafka is away, a partition stops there
+  // instead of processing its whole mailbox, which a kill would then have redone.
+  maxUncommitted: 200,
   // Short sessions, so that a killed worker's partitions move on within seconds.
   consumer: { sessionTimeout: 6_000, heartbeatInterval: 1_000, rebalanceTimeout: 20_000 },
   connectTimeoutMs: 120_000,

@@ -8,7 +8,8 @@
 import type { Consumer, EachBatchPayload } from "kafkajs";
 import { NotReadyToCommit } from "./errors.ts";
 
-type CommitFunction = EachBatchPayload["commitOffsetsIfNecessary"];
+/** A batch's `commitOffsetsIfNecessary`: it commits through its run's consumer group. */
+export type CommitFunction = EachBatchPayload["commitOffsetsIfNecessary"];
 
 /** An offset to commit, with its metadata. */
 interface Commit {
@@ -20,9 +21,10 @@ interface Commit {
 
 /**
  * One group membership, from a join to the next: pauses go to the consumer, seeks to the
- * loop (which remembers them), and commits through the `commitOffsetsIfNecessary` of the
- * membership's latest batch, without KafkaJS's retry loop: a retry could run after the group
- * moved on, under the new generation, and commit a partition this member no longer owns
+ * loop (which remembers them), and commits through a batch's `commitOffsetsIfNecessary` of the
+ * same KafkaJS run (it commits under the run's current membership, so a re-joined session need
+ * not wait for a batch), without KafkaJS's retry loop: a retry could run after the group moved
+ * on, under the new generation, and commit a partition this member no longer owns
  * (kafkajs#1046). Once ended, it commits nothing.
  *
  * @example
@@ -35,7 +37,7 @@ interface Commit {
 export class MembershipSession {
   #consumer: Consumer;
   #seek: (topic: string, partition: number, offset: number) => void;
-  /** The latest batch's commit, until the membership ends or the consumer crashes. */
+  /** The run's latest batch's commit, until the membership ends or the run does. */
   commitWith: CommitFunction | undefined;
   /** True once the next join (or a stop) ended the membership. */
   ended = false;
@@ -52,6 +54,11 @@ export class MembershipSession {
   ) {
     this.#consumer = consumer;
     this.#seek = seek;
+  }
+
+  /** False while {@linkcode MembershipSession.commit} would refuse. */
+  get readyToCommit(): boolean {
+    return !this.ended && this.commitWith !== undefined;
   }
 
   /** Stops fetching a partition. */

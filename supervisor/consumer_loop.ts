@@ -11,7 +11,7 @@ import { messagesOf } from "../kafka/batch_messages.ts";
 import { RECONNECT_BACKOFF, waitForBrokers } from "../kafka/broker_probe.ts";
 import { createKafkaClient } from "../kafka/client.ts";
 import { classifyKafkaError, describeError, KafkaConnectionError } from "../kafka/errors.ts";
-import { MembershipSession } from "../kafka/membership_session.ts";
+import { type CommitFunction, MembershipSession } from "../kafka/membership_session.ts";
 import type { MessageCodecs } from "../kafka/message.ts";
 import { type OwnedPartitions, STICKY_ASSIGNER, stickyAssigner } from "../kafka/sticky_assigner.ts";
 import {
@@ -57,6 +57,13 @@ export class ConsumerLoop<K, V> {
   /** The running KafkaJS consumer, between `start` and `stop`. */
   #consumer: Consumer | undefined;
   #session: MembershipSession | undefined;
+  /**
+   * The commit of the running KafkaJS consumer (a batch's `commitOffsetsIfNecessary`), until
+   * that run ends. KafkaJS hands it out only with a batch, but it commits through the run's
+   * consumer group under whatever membership the run holds now: a re-joined session takes it
+   * at once, instead of waiting for a batch its full mailboxes may not fetch for seconds.
+   */
+  #commitWith: CommitFunction | undefined;
   /** Set when a batch already drained for the rebalance KafkaJS's event then announces. */
   #drained = false;
   #memberId: string | null = null;
@@ -168,6 +175,7 @@ export class ConsumerLoop<K, V> {
       allowAutoTopicCreation: false,
     });
     this.#consumer = consumer;
+    this.#runEnded();
     this.#listen(consumer, joined);
     return consumer;
   }
@@ -193,7 +201,7 @@ export class ConsumerLoop<K, V> {
     });
     consumer.on(events.CRASH, ({ payload }) => {
       if (!current()) return;
-      if (this.#session) this.#session.commitWith = undefined;
+      this.#runEnded();
       // KafkaJS gives up for good on some errors that only mean "the broker is away" (e.g.
       // "Failed to find group coordinator" while it shuts down): troupe restarts those itself.
       // Only what no retry can fix (credentials, permissions, versions) ends the processor.
@@ -216,6 +224,7 @@ export class ConsumerLoop<K, V> {
     this.#lastHeartbeat = Date.now();
     this.#endSession();
     const session = new MembershipSession(consumer, (t, p, o) => this.#seek(t, p, o));
+    session.commitWith = this.#commitWith;
     this.#session = session;
     this.#sink.assigned(assignment, session);
     this.#reapplySeeks(assignment);
@@ -254,6 +263,15 @@ export class ConsumerLoop<K, V> {
     ) {
       this.#rebalanceSignalled();
     }
+  }
+
+  /**
+   * The KafkaJS run ended (a crash, a stop): its commit goes with it, since the next run has
+   * another consumer group (and member) of its own.
+   */
+  #runEnded(): void {
+    this.#commitWith = undefined;
+    if (this.#session) this.#session.commitWith = undefined;
   }
 
   #endSession(): void {
@@ -327,7 +345,7 @@ export class ConsumerLoop<K, V> {
     } else if (this.#leader) {
       await this.#sink.drainForRebalance(this.#drainMs());
       if (this.#consumer !== consumer) return;
-      if (this.#session) this.#session.commitWith = undefined;
+      this.#runEnded();
       await consumer.stop();
       await this.#restartUntilDeadline(() => this.#run(consumer));
     }
@@ -401,6 +419,7 @@ export class ConsumerLoop<K, V> {
   }
 
   async #eachBatch(payload: EachBatchPayload): Promise<void> {
+    this.#commitWith = payload.commitOffsetsIfNecessary;
     if (this.#session) this.#session.commitWith = payload.commitOffsetsIfNecessary;
     if (this.#observer.watching) this.#observer.alive();
     if (!payload.isStale()) {

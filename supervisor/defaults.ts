@@ -82,6 +82,8 @@ export interface ProcessorDefaults {
   readonly deadLetter: false;
   /** How often processed offsets are committed, ms. */
   readonly commitIntervalMs: number;
+  /** Messages a partition may process beyond its last commit before it waits for one. */
+  readonly maxUncommitted: number;
   /** Commit processed offsets by itself. */
   readonly autoCommit: boolean;
   /** How long `stop()` waits for the messages in hand, ms. */
@@ -129,6 +131,8 @@ export const PROCESSOR_DEFAULTS: ProcessorDefaults = Object.freeze({
   }),
   deadLetter: false,
   commitIntervalMs: 1_000,
+  // Far above what a commit interval sees in normal running: it only bites when commits fail.
+  maxUncommitted: 10_000,
   autoCommit: true,
   shutdownTimeoutMs: 30_000,
   connectTimeoutMs: 30_000,

@@ -95,6 +95,11 @@ export class OffsetTracker {
     return this.#lastProcessed;
   }
 
+  /** How many of them a commit has not covered yet. */
+  get uncommitted(): number {
+    return this.#processed - this.#committedProcessed;
+  }
+
   /** How many messages were reported processed in this epoch. */
   get processedCount(): number {
     return this.#processed;

@@ -182,6 +182,12 @@ export interface ProcessorOptions<KC extends CodecSpec = "string", VC extends Co
   /** How often processed offsets are committed, ms. */
   commitIntervalMs?: number;
   /**
+   * Messages a partition may process beyond its last commit. There, a commit starts at once
+   * and the partition's actor waits for it: while Kafka cannot take commits (an outage), work
+   * that a crash would have redone stops piling up. Applies with `autoCommit` only.
+   */
+  maxUncommitted?: number;
+  /**
    * Commit processed offsets by itself (on the interval, at rebalances and on stop). With
    * false, offsets are committed only when you call `processor.commit()`.
    */

@@ -154,6 +154,8 @@ export class Partition<K, V> implements TopicPartition {
   nextOffset = -1;
   highWatermark = -1;
   lastError: unknown = undefined;
+  /** Its actor is held until a commit covers what it processed (see `maxUncommitted`). */
+  awaitingCommit = false;
   /** Aborted when the message in hand overstays a shutdown, revocation or seek deadline. */
   abort: AbortController = new AbortController();
   #epoch: number;
@@ -216,6 +218,7 @@ export class Partition<K, V> implements TopicPartition {
     this.supervision.progressed();
     this.mailbox.clear();
     this.skip = null; // what a previous owner completed is for its position, not this one
+    this.awaitingCommit = false;
     this.nextOffset = offset;
     this.abort = new AbortController();
     this.resume("backpressure");
@@ -229,6 +232,14 @@ export class Partition<K, V> implements TopicPartition {
   deliver(messages: readonly ReceivedMessage<K, V>[], highWatermark: number): void {
     if (this.phase === "revoked" || this.phase === "stopping") return;
     this.highWatermark = highWatermark;
+    if (this.#pauses.has("backpressure")) {
+      // Fetched through the pause (see fetchOnce): the mailbox is full, take none of it, and
+      // fetch from the first message not taken once it drained.
+      const session = this.#session();
+      if (this.nextOffset >= 0) session.seek(this.topic, this.partition, this.nextOffset);
+      session.pause(this.topic, this.partition);
+      return;
+    }
     if (messages.length === 0) return;
     const mailbox = this.mailbox;
     let next = this.nextOffset;
@@ -260,6 +271,24 @@ export class Partition<K, V> implements TopicPartition {
       this.#session().resume(this.topic, this.partition);
     }
     return true;
+  }
+
+  /** True when its fetching is not paused. */
+  get fetching(): boolean {
+    return this.#pauses.size === 0;
+  }
+
+  /** True when `reason` is the only one that pauses its fetching. */
+  pausedOnlyBy(reason: FetchPause): boolean {
+    return this.#pauses.size === 1 && this.#pauses.has(reason);
+  }
+
+  /**
+   * Lets one batch through a backpressure pause, for a fetcher that needs a batch before it
+   * can commit; {@linkcode Partition.deliver} takes none of it and pauses again.
+   */
+  fetchOnce(): void {
+    this.#session().resume(this.topic, this.partition);
   }
 
   /** True when `reason` pauses its fetching now. */

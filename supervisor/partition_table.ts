@@ -112,6 +112,7 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
     for (const partition of this.#partitions.values()) {
       if (!wanted.has(partition.key)) this.#revoke(partition);
     }
+    const refetched: Partition<K, V>[] = [];
     for (const [topic, partitions] of Object.entries(assignment)) {
       for (const number of partitions) {
         const partition = this.#partitions.get(partitionKey(topic, number));
@@ -122,13 +123,34 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
         }
         // Kept: KafkaJS would fetch it again from the committed offset, though what this
         // member already took is in its mailbox or done. Fetching goes on from the last
-        // message taken, which comes again (and is skipped): a batch must arrive under the new
-        // membership, since KafkaJS hands out the means to commit only with a batch.
-        if (partition.nextOffset > 0) session.seek(topic, number, partition.nextOffset - 1);
-        if (!partition.pausedBy("user")) partition.actor.release();
+        // message taken, which comes again (and is skipped): after a restarted KafkaJS run
+        // re-joins, a batch must arrive, since KafkaJS hands out the means to commit only with
+        // a batch (a re-join within one run commits at once).
+        if (partition.nextOffset > 0) {
+          session.seek(topic, number, partition.nextOffset - 1);
+          refetched.push(partition);
+        }
+        if (!partition.pausedBy("user") && !partition.awaitingCommit) partition.actor.release();
       }
     }
     for (const partition of this.#partitions.values()) partition.reapplyPause(session);
+    if (!session.readyToCommit) this.#fetchForCommit(refetched);
+  }
+
+  /**
+   * A restarted KafkaJS consumer can commit only once a batch came (KafkaJS skips empty ones).
+   * A kept partition fetches from its last message taken, so it brings one, unless all are
+   * paused: then none would come until a mailbox drains, and what was processed meanwhile
+   * (all the work done while Kafka was away) stays uncommitted, redone if the process dies.
+   * One of them paused only for backpressure fetches one batch, which it does not take.
+   */
+  #fetchForCommit(refetched: readonly Partition<K, V>[]): void {
+    let candidate: Partition<K, V> | undefined;
+    for (const partition of refetched) {
+      if (partition.fetching) return; // it brings a batch
+      if (!candidate && partition.pausedOnlyBy("backpressure")) candidate = partition;
+    }
+    candidate?.fetchOnce();
   }
 
   delivered(
@@ -194,7 +216,7 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
     const found = this.#partitions.get(key);
     if (found) {
       found.resume("user");
-      if (this.#phase !== "stopping") found.actor.release();
+      if (this.#phase !== "stopping" && !found.awaitingCommit) found.actor.release();
     }
     this.#emit({ type: "partition-resumed", topic, partition, reason: "user" });
   }
@@ -214,6 +236,29 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
       }
       return report;
     });
+    this.#releaseCommitted();
+  }
+
+  /** Releases the actors that waited for a commit, once one covered their work. */
+  #releaseCommitted(): void {
+    for (const partition of this.#partitions.values()) {
+      if (!partition.awaitingCommit) continue;
+      if (partition.tracker.uncommitted >= this.#options.maxUncommitted) continue;
+      partition.awaitingCommit = false;
+      const open = this.#phase === "running" && partition.phase === "running";
+      if (open && !partition.pausedBy("user")) partition.actor.release();
+    }
+  }
+
+  /**
+   * A partition processed `maxUncommitted` messages its commits do not cover (Kafka is away,
+   * or refuses): its actor waits, since whatever it does now a crash would have redone, and
+   * a commit starts at once.
+   */
+  #awaitCommit(partition: Partition<K, V>): void {
+    partition.awaitingCommit = true;
+    void partition.actor.hold();
+    void this.commit("interval");
   }
 
   /**
@@ -369,6 +414,10 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
           partition.supervision.progressed();
         }
         if (this.#committer.processed(partition)) void this.commit("interval");
+        else if (
+          partition.tracker.uncommitted >= this.#options.maxUncommitted &&
+          !partition.awaitingCommit && this.#options.autoCommit
+        ) this.#awaitCommit(partition);
       },
       crashed: (message, error) => this.#crashed(partition, epoch, message.offset, error),
     });

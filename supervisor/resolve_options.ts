@@ -35,6 +35,7 @@ type PlainOptions = Pick<
   | "offsetMetadataMaxBytes"
   | "mailboxCapacity"
   | "commitIntervalMs"
+  | "maxUncommitted"
   | "autoCommit"
   | "shutdownTimeoutMs"
   | "connectTimeoutMs"
@@ -333,6 +334,7 @@ function resolveTiming(options: ProcessorOptions<CodecSpec, CodecSpec>) {
       1,
       d.commitIntervalMs,
     ),
+    maxUncommitted: integerOption(options.maxUncommitted, "maxUncommitted", 1, d.maxUncommitted),
     autoCommit: booleanOption(options.autoCommit, "autoCommit", d.autoCommit),
     shutdownTimeoutMs: integerOption(
       options.shutdownTimeoutMs,

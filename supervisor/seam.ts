@@ -39,6 +39,11 @@ export interface FetchSession {
   seek(topic: string, partition: number, offset: number): void;
   /** Commits offsets with their metadata; rejects when the broker refuses. */
   commit(offsets: readonly CommitOffset[]): Promise<void>;
+  /**
+   * False while a commit would be refused with {@linkcode NotReadyToCommit}: the membership
+   * ended, or the fetcher needs a batch of it first (a restarted KafkaJS consumer).
+   */
+  readonly readyToCommit: boolean;
 }
 
 /**
@@ -50,6 +55,7 @@ export const NOT_JOINED: FetchSession = Object.freeze({
   resume() {},
   seek() {},
   commit: () => Promise.reject(new NotReadyToCommit()),
+  readyToCommit: false,
 });
 
 /**

@@ -66,3 +66,60 @@ Deno.test("a broker outage mid-stream: the processor keeps running, shows it, re
   const committed = await admin.committedOffsets(groupId, [topic]);
   assert.deepEqual(committed.map((row) => row.offset), [1600, 1600]);
 });
+
+Deno.test("maxUncommitted: while Kafka is away, a partition stops that far beyond its last commit", async () => {
+  await using kafka = await startLocalKafka();
+  const topic = "outage-bound";
+  const groupId = "outage-bound-group";
+  await using admin = createAdmin({ brokers: kafka.brokers });
+  await admin.createTopics([{ topic, partitions: 2 }]);
+  const producer = createProducer({ brokers: kafka.brokers, valueCodec: "string" });
+  await producer.sendAll(
+    Array.from({ length: 6000 }, (_, i) => ({ topic, partition: i % 2, value: `${i}` })),
+  );
+  await producer.close();
+  const seen = new Set<string>();
+  const processor = createProcessor({
+    brokers: kafka.brokers,
+    groupId,
+    topics: topic,
+    fromBeginning: true,
+    commitIntervalMs: 200,
+    connectTimeoutMs: 60_000,
+    maxUncommitted: 100,
+    // Large mailboxes, filled by one fetch: without the bound, the whole backlog would be
+    // processed while Kafka is away, and redone after a crash.
+    mailboxCapacity: 5_000,
+    handler: async (message) => {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      seen.add(`${message.partition}:${message.offset}`);
+    },
+  });
+  await processor.start();
+  try {
+    await waitFor(() => seen.size >= 500, "500 processed before the outage");
+    await kafka.down();
+    await waitFor(
+      () => processor.status().partitions.every((p) => p.actor === "held" && p.inFlight === 0),
+      "both actors wait",
+      60_000,
+    );
+    for (const partition of processor.status().partitions) {
+      const beyond = (partition.processedOffset ?? -1) + 1 - (partition.committedOffset ?? 0);
+      assert.ok(beyond <= 100, `${partition.partition}: ${beyond} processed beyond the commit`);
+      assert.ok(partition.mailboxSize > 1_000, "the rest waits in the mailbox");
+    }
+    await kafka.up();
+    await waitFor(() => seen.size === 6000, "the backlog after the outage", 120_000);
+    await waitFor(
+      async () => {
+        const committed = await admin.committedOffsets(groupId, [topic]);
+        return committed.every((row) => row.offset === 3000);
+      },
+      "all committed",
+      30_000,
+    );
+  } finally {
+    await processor.stop();
+  }
+});
