@@ -86,6 +86,17 @@ export function processMentions(pid: number, needle: string): boolean {
   }
 }
 
+/** Grows a topic to `count` partitions. */
+export async function addPartitions(topic: string, count: number): Promise<void> {
+  const admin = kafkaClient().admin();
+  await admin.connect();
+  try {
+    await admin.createPartitions({ topicPartitions: [{ topic, count }] });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** A message to produce in a test: explicit partition so tests know where it lands. */
 export interface TestRecord {
   partition: number;

@@ -7,7 +7,7 @@ import {
   PRODUCER_DEFAULTS,
   ProducerClosedError,
 } from "../mod.ts";
-import { createTopic, kafkaClient, readRecords, testBrokers, uniqueName } from "./_helpers.ts";
+import { addPartitions, createTopic, readRecords, testBrokers, uniqueName } from "./_helpers.ts";
 
 /** Reads every record of `topic` back: "partition:offset" -> { key, value }. */
 async function readBack(topic: string, expected: number) {
@@ -105,13 +105,7 @@ Deno.test("producer: a partition created after it started is found; a missing on
   try {
     // The producer learns the topic's metadata: two partitions.
     assert.equal((await producer.send({ topic, partition: 1, value: "before" })).offset, 0);
-    const admin = kafkaClient().admin();
-    await admin.connect();
-    try {
-      await admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
-    } finally {
-      await admin.disconnect();
-    }
+    await addPartitions(topic, 4);
     const grown = await producer.send({ topic, partition: 3, value: "to a new partition" });
     assert.deepEqual([grown.partition, grown.offset], [3, 0]);
 

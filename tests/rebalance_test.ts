@@ -5,7 +5,15 @@ import {
   type ProcessorEvent,
   type ProcessorOptions,
 } from "../mod.ts";
-import { createTopic, kafkaClient, produce, testBrokers, uniqueName, waitFor } from "./_helpers.ts";
+import {
+  addPartitions,
+  createTopic,
+  kafkaClient,
+  produce,
+  testBrokers,
+  uniqueName,
+  waitFor,
+} from "./_helpers.ts";
 
 function member(
   topics: ProcessorOptions["topics"],
@@ -126,13 +134,7 @@ Deno.test("partitions added to a subscribed topic are consumed within topicRefre
   try {
     await a.start();
     await settled([a], topic, 2);
-    const admin = kafkaClient().admin();
-    await admin.connect();
-    try {
-      await admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
-    } finally {
-      await admin.disconnect();
-    }
+    await addPartitions(topic, 4);
     await produce(topic, 400, 4);
     await waitFor(() => seen.size === 400, "the 400 records of all four partitions");
     await waitFor(() => added.length > 0, "partitions-added");
