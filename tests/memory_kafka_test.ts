@@ -145,8 +145,8 @@ Deno.test("in-memory: an injected rebalance of a two-processor group loses nothi
   await b.start();
   assert.deepEqual(
     kafka.group("billing").members.map((member) => member.assignment),
-    [{ orders: [0, 2] }, { orders: [1, 3] }],
-    "round robin over the members, in the order they joined",
+    [{ orders: [0, 1] }, { orders: [2, 3] }],
+    "sticky: the first member keeps half of what it had, the second takes the rest",
   );
   await waitFor(() => by.size >= 300, "a quarter processed");
 
@@ -276,7 +276,13 @@ Deno.test("in-memory group coordinator: commits are fenced by generation", async
     partitionsOf: () => 2,
     newMemberId: (clientId) => `${clientId}-${++members}`,
   });
-  const request = { memberId: "", clientId: "c", topics: ["orders"], rebalanceTimeout: 1_000 };
+  const request = {
+    memberId: "",
+    clientId: "c",
+    topics: ["orders"],
+    rebalanceTimeout: 1_000,
+    protocols: ["RoundRobinAssigner"],
+  };
   const offsets = (offset: number) => [{ topic: "orders", partitions: [{ partition: 0, offset }] }];
   const type = (expected: string) => (error: { type?: string }) => error.type === expected;
 
@@ -335,4 +341,36 @@ Deno.test("the demo runs on the in-memory Kafka when Java is not on PATH", async
   } finally {
     await Deno.remove(emptyPath, { recursive: true });
   }
+});
+
+Deno.test("in-memory: round robin when asked; members with different assigners cannot share a group", async () => {
+  await using kafka = startMemoryKafka();
+  fill(kafka, "orders", 4, 10);
+  const roundRobin = () =>
+    createProcessor({
+      brokers: kafka.brokers,
+      groupId: "billing",
+      topics: "orders",
+      partitionAssigner: "round-robin",
+      consumer: { heartbeatInterval: 20 },
+      handler: () => {},
+    });
+  const a = roundRobin();
+  const b = roundRobin();
+  await a.start();
+  await b.start();
+  assert.deepEqual(
+    kafka.group("billing").members.map((member) => member.assignment),
+    [{ orders: [0, 2] }, { orders: [1, 3] }],
+    "round robin over the members, in the order they joined",
+  );
+  const sticky = createProcessor({
+    brokers: kafka.brokers,
+    groupId: "billing",
+    topics: "orders",
+    connectTimeoutMs: 2_000,
+    handler: () => {},
+  });
+  await assert.rejects(() => sticky.start(), /different partition assigners/);
+  await Promise.all([a.stop(), b.stop(), sticky.stop().catch(() => {})]);
 });

@@ -4,6 +4,9 @@
  * @module
  */
 
+/** The protocol name KafkaJS's round-robin assigner registers under. */
+export const ROUND_ROBIN = "RoundRobinAssigner";
+
 /** Partitions per topic, e.g. `{ orders: [0, 2, 4] }`. */
 export type Assignment = Record<string, number[]>;
 

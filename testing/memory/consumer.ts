@@ -15,6 +15,7 @@ import type {
   TopicPartitionOffsetAndMetadata,
   TopicPartitions,
 } from "kafkajs";
+import { PartitionAssigners } from "kafkajs";
 import { groupDescription } from "./admin.ts";
 import { unsupported } from "./errors.ts";
 import { CONSUMER_EVENTS, Emitter } from "./events.ts";
@@ -68,6 +69,8 @@ export class MemoryConsumer {
       | "maxWaitTimeInMs"
     >
   >;
+  /** The names of its partition assigners: the protocols it offers its group. */
+  #protocols: string[];
   #retry: ConsumerRetry;
   #emitter = new Emitter(Object.values(CONSUMER_EVENTS));
   #subscriptions = new Map<string, { fromBeginning: boolean }>();
@@ -98,6 +101,16 @@ export class MemoryConsumer {
       maxWaitTimeInMs: config.maxWaitTimeInMs ?? 5_000,
     };
     this.#retry = config.retry;
+    // An assigner is a factory of KafkaJS's; its name is all the group needs of it (the
+    // in-memory coordinator assigns by itself, as the protocol the members agree on says).
+    this.#protocols = (config.partitionAssigners ?? [PartitionAssigners.roundRobin]).map(
+      (assigner) =>
+        assigner({
+          cluster: undefined as never,
+          groupId: config.groupId,
+          logger: undefined as never,
+        }).name,
+    );
     if (this.#config.heartbeatInterval >= this.#config.sessionTimeout) {
       throw new KafkaJSNonRetriableError(
         `Consumer heartbeatInterval (${this.#config.heartbeatInterval}) must be lower than ` +
@@ -269,6 +282,7 @@ export class MemoryConsumer {
       cluster: this.#cluster,
       client: this.#client,
       config: this.#config,
+      protocols: this.#protocols,
       runConfig: this.#runConfig!,
       topics: [...this.#subscriptions.keys()],
       fromBeginning: (topic) => this.#subscriptions.get(topic)?.fromBeginning ?? false,

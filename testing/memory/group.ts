@@ -5,7 +5,9 @@
  * @module
  */
 
-import { type Assignment, roundRobin } from "./assignment.ts";
+import { assignSticky } from "../../kafka/sticky_assignment.ts";
+import { STICKY_ASSIGNER } from "../../kafka/sticky_assigner.ts";
+import { type Assignment, ROUND_ROBIN, roundRobin } from "./assignment.ts";
 import { protocolError } from "./errors.ts";
 
 /** Where a group is in Kafka's group state machine. */
@@ -21,6 +23,8 @@ export interface JoinRequest {
   readonly topics: readonly string[];
   /** How long the group waits for it to re-join in a rebalance, ms. */
   readonly rebalanceTimeout: number;
+  /** The assignment protocols it supports (its assigners' names), preferred first. */
+  readonly protocols: readonly string[];
 }
 
 /** The answer to a JoinGroup, once every member has joined the round. */
@@ -86,9 +90,6 @@ export interface GroupContext {
 /** Kafka's `offset.metadata.max.bytes` default. */
 const MAX_METADATA_LENGTH = 4096;
 
-/** The protocol KafkaJS's default assigner registers under. */
-const PROTOCOL = "RoundRobinAssigner";
-
 interface Waiter<T> {
   resolve(value: T): void;
   reject(error: unknown): void;
@@ -99,6 +100,7 @@ interface Member {
   readonly clientId: string;
   topics: readonly string[];
   rebalanceTimeout: number;
+  protocols: readonly string[];
   assignment: Assignment;
   /** Its JoinGroup, waiting for the round to complete. */
   join: Waiter<JoinResponse> | undefined;
@@ -138,6 +140,7 @@ interface Member {
  *   clientId: "app",
  *   topics: ["orders"],
  *   rebalanceTimeout: 1000,
+ *   protocols: ["RoundRobinAssigner"],
  * });
  * const { generationId } = await response;
  * console.log(await group.sync(memberId, generationId)); // { orders: [0, 1] }
@@ -200,6 +203,13 @@ export class GroupCoordinator {
    */
   join(request: JoinRequest): PendingJoin {
     this.#checkOpen();
+    // As Kafka does: a member must share a protocol with every other member.
+    for (const other of this.#members.values()) {
+      if (other.memberId === request.memberId) continue;
+      if (!other.protocols.some((name) => request.protocols.includes(name))) {
+        throw protocolError("INCONSISTENT_GROUP_PROTOCOL");
+      }
+    }
     let member: Member;
     if (request.memberId) {
       const known = this.#members.get(request.memberId);
@@ -207,6 +217,7 @@ export class GroupCoordinator {
       member = known;
       member.topics = [...request.topics];
       member.rebalanceTimeout = request.rebalanceTimeout;
+      member.protocols = [...request.protocols];
       // A repeated join replaces the one in flight, as a retried request would.
       member.join?.reject(protocolError("REBALANCE_IN_PROGRESS"));
     } else {
@@ -215,6 +226,7 @@ export class GroupCoordinator {
         clientId: request.clientId,
         topics: [...request.topics],
         rebalanceTimeout: request.rebalanceTimeout,
+        protocols: [...request.protocols],
         assignment: {},
         join: undefined,
         sync: undefined,
@@ -435,11 +447,12 @@ export class GroupCoordinator {
       this.#leader = this.#members.keys().next().value!;
     }
     const leader = this.#leader;
-    const assignments = roundRobin(
-      [...this.#members.keys()],
-      this.#members.get(leader)!.topics,
-      (topic) => this.#context.partitionsOf(topic),
-    );
+    const members = [...this.#members.values()];
+    const protocol =
+      this.#members.get(leader)!.protocols.find((name) =>
+        members.every((member) => member.protocols.includes(name))
+      ) ?? ROUND_ROBIN;
+    const assignments = this.#assign(protocol, leader);
     this.#state = "CompletingRebalance";
     for (const member of this.#members.values()) {
       member.assignment = assignments.get(member.memberId) ?? {};
@@ -450,9 +463,30 @@ export class GroupCoordinator {
         generationId: this.#generation,
         memberId: member.memberId,
         leaderId: leader,
-        protocol: PROTOCOL,
+        protocol,
       });
     }
+  }
+
+  /**
+   * The assignment of the round, by the protocol the members agreed on: troupe's sticky
+   * assignment from what each member owned (its assignment of the previous generation), else
+   * KafkaJS's round robin.
+   */
+  #assign(protocol: string, leader: string): Map<string, Assignment> {
+    const partitionsOf = (topic: string) => this.#context.partitionsOf(topic);
+    if (protocol !== STICKY_ASSIGNER) {
+      return roundRobin([...this.#members.keys()], this.#members.get(leader)!.topics, partitionsOf);
+    }
+    const members = [...this.#members.values()].map((member) => ({
+      memberId: member.memberId,
+      topics: member.topics,
+      owned: member.assignment,
+      generation: this.#generation - 1,
+    }));
+    const topics = new Set(members.flatMap((member) => member.topics));
+    const counts = new Map([...topics].map((topic) => [topic, partitionsOf(topic)]));
+    return assignSticky(members, counts).assignment;
   }
 
   #notifyIfSettled(): void {

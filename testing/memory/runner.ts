@@ -70,6 +70,8 @@ export interface RunnerOptions {
   cluster: ConsumerCluster;
   client: ClientSettings;
   config: RunnerConfig;
+  /** The assignment protocols the consumer offers, preferred first. */
+  protocols: readonly string[];
   runConfig: ConsumerRunConfig;
   topics: string[];
   fromBeginning: (topic: string) => boolean;
@@ -84,7 +86,7 @@ export interface RunnerOptions {
  *
  * @example
  * ```ts ignore
- * const runner = new Runner({ cluster, client, config, runConfig, topics: ["orders"],
+ * const runner = new Runner({ cluster, client, config, protocols: ["RoundRobinAssigner"], runConfig, topics: ["orders"],
  *   fromBeginning: () => true, emit, onCrash });
  * await runner.start(); // joined; consuming in the background
  * await runner.stop(); // after the batch in hand; left the group
@@ -213,7 +215,7 @@ export class Runner implements CrashTarget {
   /** JoinGroup then SyncGroup, again while the group answers "rebalancing"; emits GROUP_JOIN. */
   async #joinAndSync(): Promise<void> {
     const started = Date.now();
-    const { cluster, client, config, topics } = this.#options;
+    const { cluster, client, config, topics, protocols } = this.#options;
     while (true) {
       // KafkaJS looks the coordinator up (a request of its own) before every JoinGroup, so
       // requests issued when the rebalance was signalled (a last commit) reach it first.
@@ -227,6 +229,7 @@ export class Runner implements CrashTarget {
           clientId: client.clientId,
           topics,
           rebalanceTimeout: config.rebalanceTimeout,
+          protocols,
         });
         this.memberId = join.memberId;
         this.#joining = true;
