@@ -10,13 +10,9 @@ import { settlesWithin } from "../actors/deadline.ts";
 import { describeError } from "../kafka/errors.ts";
 import type { ReceivedMessage } from "../kafka/message.ts";
 import { CommitSchedule, type OffsetCommitter } from "./committer.ts";
+import { CrashResponse } from "./crash_response.ts";
 import { Departures } from "./departures.ts";
-import {
-  type CommitReason,
-  EscalationError,
-  type ProcessorEvent,
-  type TopicPartition,
-} from "./events.ts";
+import type { CommitReason, EscalationError, ProcessorEvent, TopicPartition } from "./events.ts";
 import { OffsetTracker } from "./offset_tracker.ts";
 import { Partition, partitionKey, type PartitionStatus } from "./partition.ts";
 import type { Pipeline } from "./pipeline.ts";
@@ -62,7 +58,7 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
   #pipeline: Pipeline<K, V>;
   #committer: OffsetCommitter<K, V>;
   #emit: (event: ProcessorEvent) => void;
-  #escalate: (error: EscalationError) => void;
+  #crashes: CrashResponse<K, V>;
   #commits: CommitSchedule;
   #partitions = new Map<string, Partition<K, V>>();
   #departures = new Departures();
@@ -82,7 +78,13 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
     this.#pipeline = services.pipeline;
     this.#committer = services.committer;
     this.#emit = services.emit;
-    this.#escalate = services.escalate;
+    this.#crashes = new CrashResponse({
+      withinMs: options.restart.withinMs,
+      committer: services.committer,
+      emit: services.emit,
+      escalate: services.escalate,
+      seek: (topic, partition, offset) => this.seek(topic, partition, offset),
+    });
     this.#commits = new CommitSchedule(services.emit);
   }
 
@@ -419,74 +421,8 @@ export class PartitionTable<K, V> implements FetchSink<K, V> {
           !partition.awaitingCommit && this.#options.autoCommit
         ) this.#awaitCommit(partition);
       },
-      crashed: (message, error) => this.#crashed(partition, epoch, message.offset, error),
+      crashed: (message, error) => this.#crashes.crashed(partition, epoch, message.offset, error),
     });
-  }
-
-  #crashed(partition: Partition<K, V>, epoch: number, offset: number, error: unknown): void {
-    if (!partition.owns(epoch)) return;
-    const { topic, partition: number } = partition;
-    partition.lastError = error;
-    const verdict = partition.supervision.crashed(() =>
-      void this.#restart(partition, epoch, offset)
-    );
-    const restartInMs = verdict.action === "restart" ? verdict.delayMs : null;
-    const { restartsInWindow } = verdict;
-    this.#emit({
-      type: "actor-crashed",
-      topic,
-      partition: number,
-      offset,
-      error,
-      restartsInWindow,
-      restartInMs,
-    });
-    if (verdict.action === "escalate") {
-      log.error(
-        "actor of {topic}[{partition}] exceeded its restart intensity at offset {offset}: {error}",
-        { topic, partition: number, offset, error: describeError(error) },
-      );
-      const withinMs = this.#options.restart.withinMs;
-      const where = { topic, partition: number, offset };
-      this.#escalate(new EscalationError(where, restartsInWindow, withinMs, error));
-      return;
-    }
-    log.warn(
-      "actor of {topic}[{partition}] crashed at offset {offset}; restarting in {delay} ms: {error}",
-      { topic, partition: number, offset, delay: restartInMs, error: describeError(error) },
-    );
-    partition.phase = "restarting";
-  }
-
-  /** Restarts a crashed actor: in place, or (its work thrown away) from where it rewinds to. */
-  async #restart(partition: Partition<K, V>, epoch: number, offset: number): Promise<void> {
-    if (!partition.owns(epoch)) return;
-    partition.counters.restarts++;
-    const { topic, partition: number, counters } = partition;
-    try {
-      const rewind = await this.#committer.afterCrash(partition);
-      if (!partition.owns(epoch)) return;
-      if (rewind === null) {
-        partition.phase = "running";
-        partition.actor.restart();
-      } else {
-        this.seek(topic, number, rewind);
-      }
-      const restarts = counters.restarts;
-      this.#emit({
-        type: "actor-restarted",
-        topic,
-        partition: number,
-        offset: rewind ?? offset,
-        restarts,
-      });
-    } catch (error) {
-      log.error("{topic}[{partition}]: restart after a crash failed: {error}", {
-        topic,
-        partition: number,
-        error: describeError(error),
-      });
-    }
   }
 
   #revoke(partition: Partition<K, V>): void {
