@@ -106,10 +106,13 @@ export class SendQueue<T extends Queued> {
   #schedule(): void {
     if (this.size === 0 || this.#inFlight >= this.#limits.maxInFlight) return;
     const { lingerMs, maxBatchRecords } = this.#limits;
+    if (this.size >= maxBatchRecords) return this.#dispatch();
+    // A linger timer set is the decision already made: no clock reading per record queued.
+    if (this.#lingerTimer !== undefined) return;
     const waited = performance.now() - this.#items[this.#head].queuedAt;
-    if (this.size >= maxBatchRecords || waited >= lingerMs) {
+    if (waited >= lingerMs) {
       this.#dispatch();
-    } else if (this.#lingerTimer === undefined) {
+    } else {
       this.#lingerTimer = setTimeout(() => {
         this.#lingerTimer = undefined;
         this.#dispatch();

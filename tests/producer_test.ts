@@ -50,6 +50,51 @@ Deno.test("producer: 10,000 records from 50 concurrent tasks, each found once at
   }
 });
 
+Deno.test("producer: sendAll resolves each record's place in order; a bad record fails the call, not its neighbours", async () => {
+  const topic = uniqueName("producer-send-all");
+  await createTopic(topic, 3);
+  const producer = createProducer({
+    brokers: testBrokers(),
+    valueCodec: "string",
+    maxRecordBytes: 1_000,
+    // A buffer smaller than a call: sendAll waits for room part-way and keeps the order.
+    bufferRecords: 50,
+  });
+  const records = Array.from(
+    { length: 400 },
+    (_, i) => ({ topic, key: `k${i % 7}`, value: `v${i}` }),
+  );
+  const placed = await producer.sendAll(records);
+  assert.equal(placed.length, 400);
+  const stored = await readBack(topic, 400);
+  placed.forEach(({ partition, offset }, i) => {
+    assert.equal(stored.get(`${partition}:${offset}`)?.value, `v${i}`, `record ${i}`);
+  });
+
+  // The middle one is over maxRecordBytes: the call rejects with its error, the others go.
+  const mixed = producer.sendAll([
+    { topic, key: "a", value: "before" },
+    { topic, key: "b", value: "x".repeat(2_000) },
+    { topic, key: "c", value: "after" },
+  ]);
+  const refused = assert.rejects(
+    mixed,
+    (error) => error instanceof ProduceError && error.code === "MESSAGE_TOO_LARGE",
+  );
+  await producer.flush(); // queued at once: flush covers them
+  await refused;
+  const after = await readBack(topic, 402);
+  assert.equal(after.size, 402);
+  assert.deepEqual(
+    [...after.values()].map((record) => record.value).filter((value) => !value?.startsWith("v"))
+      .sort(),
+    ["after", "before"],
+  );
+  assert.deepEqual(await producer.sendAll([]), []);
+  await producer.close();
+  await assert.rejects(producer.sendAll([{ topic, value: "late" }]), ProducerClosedError);
+});
+
 Deno.test("producer: flush waits for every send; close flushes and refuses later sends", async () => {
   const topic = uniqueName("producer-flush");
   await createTopic(topic, 2);
