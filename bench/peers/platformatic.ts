@@ -24,7 +24,14 @@ import {
   Producer,
   stringSerializers,
 } from "@platformatic/kafka";
-import { finish, fixKafkaJsTimerWarning, flags, numberFlag, send, stringFlag } from "../lib/peer.ts";
+import {
+  finish,
+  fixKafkaJsTimerWarning,
+  flags,
+  numberFlag,
+  send,
+  stringFlag,
+} from "../lib/peer.ts";
 
 fixKafkaJsTimerWarning();
 const args = flags([
@@ -46,7 +53,7 @@ const messages = numberFlag(args, "messages");
 const mode = stringFlag(args, "mode");
 
 /** The consumer's in-memory buffer, messages: its README's throughput knob (default 1,024). */
-export const HIGH_WATER_MARK = 16_384;
+const HIGH_WATER_MARK = 16_384;
 
 async function noop(): Promise<Record<string, unknown>> {
   const consumer = new Consumer({
