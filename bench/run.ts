@@ -25,6 +25,7 @@ import { type Admin, createAdmin } from "../mod.ts";
 import {
   DEFAULT_KAFKA_VERSION,
   ensureKafkaJars,
+  type LocalKafkaCluster,
   startLocalKafka,
   startLocalKafkaCluster,
 } from "../testing/mod.ts";
@@ -824,6 +825,21 @@ function noopRun(
 }
 
 /**
+ * Starts the 3-node cluster, again if a node lost its port to another program between the
+ * port being picked and bound (likely on a machine where other brokers start and stop).
+ */
+async function startClusterRetrying(): Promise<LocalKafkaCluster> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startLocalKafkaCluster({ heapMb: 512 });
+    } catch (error) {
+      if (attempt === 3) throw error;
+      log(`starting the 3-node cluster failed (${error}); trying again`);
+    }
+  }
+}
+
+/**
  * 6. Replication's cost: a 3-node cluster (replication factor 3, `min.insync.replicas` 2, acks
  * all), its nodes on the same cores as the programs measured: the producers and the no-op
  * consumers again, raw KafkaJS and troupe. Full runs only: starting three brokers takes most of
@@ -840,7 +856,7 @@ async function cluster(ctx: Context, sizes: Sizes): Promise<void> {
       .some((row) => selectedRows.size === 0 || selectedRows.has(row))
   ) return;
   const started = performance.now();
-  const nodes = await startLocalKafkaCluster({ heapMb: 512 });
+  const nodes = await startClusterRetrying();
   log(
     `local 3-node Kafka ${nodes.kafkaVersion} cluster at ${nodes.brokers.join(",")} in ${
       ((performance.now() - started) / 1000).toFixed(1)
