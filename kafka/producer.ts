@@ -87,6 +87,8 @@ interface Pending {
   readonly message: KafkaJsMessage;
   readonly topic: string;
   readonly queuedAt: number;
+  /** Its size as {@linkcode encodedSize} bounds it. */
+  readonly bytes: number;
   readonly settlement: Settlement;
   /** Its place in its `sendAll` (0 for a lone `send`). */
   readonly index: number;
@@ -204,8 +206,9 @@ class KafkaProducer<K, V> implements Producer<K, V> {
     const span = this.#tracer === null
       ? undefined
       : startPublishSpan(this.#tracer, record.topic, message, this.#clientId);
+    let bytes: number;
     try {
-      this.#checkSize(record.topic, message);
+      bytes = this.#checkSize(record.topic, message);
       // Queued at once when there is room: a `flush` called right after `send` covers it.
       if (this.#queue.room() !== undefined) await this.#waitForRoom();
     } catch (error) {
@@ -217,6 +220,7 @@ class KafkaProducer<K, V> implements Producer<K, V> {
       message,
       topic: record.topic,
       queuedAt: performance.now(),
+      bytes,
       settlement,
       index: 0,
     });
@@ -249,12 +253,12 @@ class KafkaProducer<K, V> implements Producer<K, V> {
       try {
         if (this.#phase.name !== "open") throw new ProducerClosedError();
         const message = encodeRecord(record, keyCodec, valueCodec);
-        this.#checkSize(record.topic, message);
+        const bytes = this.#checkSize(record.topic, message);
         if (this.#queue.room() !== undefined) {
           await this.#waitForRoom();
           queuedAt = performance.now();
         }
-        this.#queue.push({ message, topic: record.topic, queuedAt, settlement, index });
+        this.#queue.push({ message, topic: record.topic, queuedAt, bytes, settlement, index });
       } catch (error) {
         settlement.reject(error);
       }
@@ -264,9 +268,9 @@ class KafkaProducer<K, V> implements Producer<K, V> {
   /**
    * KafkaJS reports only the first partition error of a request, so a record the broker
    * refuses for its size could fail records of other partitions written in the same request.
-   * Refuse what is certainly too large before it shares a request.
+   * Refuse what is certainly too large before it shares a request. Returns the size.
    */
-  #checkSize(topic: string, message: KafkaJsMessage): void {
+  #checkSize(topic: string, message: KafkaJsMessage): number {
     const size = encodedSize(message);
     const { maxRecordBytes } = this.#options;
     if (size > maxRecordBytes) {
@@ -276,6 +280,7 @@ class KafkaProducer<K, V> implements Producer<K, V> {
         `a record of ${size} bytes for ${topic} is larger than maxRecordBytes (${maxRecordBytes})`,
       );
     }
+    return size;
   }
 
   /** Waits while the buffer is full; fails once the producer is closing. */

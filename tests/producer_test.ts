@@ -95,6 +95,24 @@ Deno.test("producer: sendAll resolves each record's place in order; a bad record
   await assert.rejects(producer.sendAll([{ topic, value: "late" }]), ProducerClosedError);
 });
 
+Deno.test("producer: records reaching batchBytes go at once, without waiting out the linger", async () => {
+  const topic = uniqueName("producer-batch-bytes");
+  await createTopic(topic, 2);
+  // A linger longer than the test may take: only a full batch can send these.
+  const producer = createProducer({
+    brokers: testBrokers(),
+    valueCodec: "string",
+    lingerMs: 600_000,
+    batchBytes: 1_000,
+  });
+  const placed = await producer.sendAll(
+    Array.from({ length: 20 }, (_, i) => ({ topic, key: `k${i}`, value: "v".repeat(100) })),
+  );
+  assert.equal(placed.length, 20);
+  await producer.close();
+  assert.equal((await readBack(topic, 20)).size, 20);
+});
+
 Deno.test("producer: flush waits for every send; close flushes and refuses later sends", async () => {
   const topic = uniqueName("producer-flush");
   await createTopic(topic, 2);
@@ -209,6 +227,7 @@ Deno.test("producer: invalid options are refused before connecting, naming the o
   refused({ compression: "zstd" }, "compression");
   refused({ lingerMs: -1 }, "lingerMs");
   refused({ maxInFlight: 0 }, "maxInFlight");
+  refused({ batchBytes: 0 }, "batchBytes");
   refused({ idempotent: "yes" }, "idempotent");
   refused({ valueCodec: "yaml" }, "valueCodec");
   assert.equal(PRODUCER_DEFAULTS.acks, "all");
