@@ -114,12 +114,12 @@ export class SendQueue<T extends Queued> {
     const { lingerMs, maxBatchRecords } = this.#limits;
     const { batchBytes } = this.#limits;
     if (this.size >= maxBatchRecords || this.#bytes >= batchBytes) return this.#dispatch();
-    // A linger timer set is the decision already made: no clock reading per record queued.
-    if (this.#lingerTimer !== undefined) return;
+    // Also with a linger timer set: on a busy event loop the timer fires late, and a record
+    // queued after the linger ran out sends the request now.
     const waited = performance.now() - this.#items[this.#head].queuedAt;
     if (waited >= lingerMs) {
       this.#dispatch();
-    } else {
+    } else if (this.#lingerTimer === undefined) {
       this.#lingerTimer = setTimeout(() => {
         this.#lingerTimer = undefined;
         this.#dispatch();
