@@ -22,7 +22,13 @@
 
 import { parseArgs } from "node:util";
 import { type Admin, createAdmin } from "../mod.ts";
-import { DEFAULT_KAFKA_VERSION, ensureKafkaJars, startLocalKafka } from "../testing/mod.ts";
+import {
+  DEFAULT_KAFKA_VERSION,
+  ensureKafkaJars,
+  type LocalKafkaCluster,
+  startLocalKafka,
+  startLocalKafkaCluster,
+} from "../testing/mod.ts";
 import { killRunning, type ProcessRun, runProcess } from "./lib/process.ts";
 import { fixKafkaJsTimerWarning } from "./lib/peer.ts";
 import { markdown, type Results, svgChart, targets } from "./lib/report.ts";
@@ -89,7 +95,7 @@ const LATENCY_RATE = 5_000;
  * (its acknowledgements then take 60-80 ms), which is start-up, not steady state.
  */
 const LATENCY_WARMUP_MS = 2_000;
-const SECTIONS = ["noop", "io", "memory", "latency", "producer"] as const;
+const SECTIONS = ["noop", "io", "memory", "latency", "producer", "cluster"] as const;
 type Section = typeof SECTIONS[number];
 
 /** A peer that ran but did not deliver a figure. */
@@ -156,6 +162,15 @@ class Figures {
   max(row: string): number | null {
     const list = this.#values.get(row) ?? [];
     return list.length ? Math.max(...list) : null;
+  }
+
+  /** Every row's lowest and highest figure over the repetitions, rounded. */
+  spread(): Record<string, [number, number]> {
+    const out: Record<string, [number, number]> = {};
+    for (const [row, list] of this.#values) {
+      out[row] = [round(Math.min(...list), 1)!, round(Math.max(...list), 1)!];
+    }
+    return out;
   }
 }
 
@@ -411,10 +426,12 @@ async function noop(ctx: Context, sizes: Sizes, main: string): Promise<void> {
         "java",
         [
           "-Xmx512m",
+          "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+          "-Dorg.slf4j.simpleLogger.logFile=System.err",
           "-cp",
-          `${ctx.kafkaLib}/*`,
-          "org.apache.kafka.tools.ConsumerPerformance",
-          "--bootstrap-server",
+          `${ctx.javaClasses}:${ctx.javaLib}/*`,
+          "dev.troupe.bench.NoopConsumer",
+          "--brokers",
           ctx.brokers,
           "--topic",
           main,
@@ -422,23 +439,10 @@ async function noop(ctx: Context, sizes: Sizes, main: string): Promise<void> {
           unique(`noop-java-${rep}`, ctx),
           "--messages",
           String(n),
-          "--timeout",
-          "60000",
         ],
         180_000,
-        { messages: n },
       );
-      // fetch.nMsg.sec divides by the fetch time, which excludes the group join
-      // (rebalance.time.ms): the same phase the other peers time.
-      const header = run.lines.findIndex((line) => line.includes("fetch.nMsg.sec"));
-      const names = run.lines[header]?.split(",").map((name) => name.trim());
-      const values = run.lines[header + 1]?.split(",").map((value) => value.trim());
-      const column = names?.indexOf("fetch.nMsg.sec") ?? -1;
-      const value = column >= 0 ? Number(values?.[column]) : NaN;
-      if (!(value > 0)) {
-        throw new PeerFailure(`unexpected ConsumerPerformance output:\n${run.lines.join("\n")}`);
-      }
-      figures.add("noop.kafka_java", value);
+      figures.add("noop.kafka_java", rate(run));
     });
     await attempt("noop.kafkajs_eachbatch", rep, async () => {
       const [program, args] = denoPeer(ctx, "kafkajs_consumer.ts", {
@@ -464,6 +468,19 @@ async function noop(ctx: Context, sizes: Sizes, main: string): Promise<void> {
       figures.add(
         "noop.troupe_partition",
         rate(await measured("noop.troupe_partition", rep, program, args, 180_000)),
+      );
+    });
+    await attempt("noop.platformatic", rep, async () => {
+      const [program, args] = denoPeer(ctx, "platformatic.ts", {
+        brokers: ctx.brokers,
+        topic: main,
+        group: unique(`noop-platformatic-${rep}`, ctx),
+        messages: n,
+        mode: "noop",
+      });
+      figures.add(
+        "noop.platformatic",
+        rate(await measured("noop.platformatic", rep, program, args, 180_000)),
       );
     });
     // What the dashboard costs: its server and sampler with no page open, then with one.
@@ -744,22 +761,123 @@ async function producer(ctx: Context, sizes: Sizes): Promise<void> {
       });
       figures.add("producer.kafka_java", producerPerformanceRate(run));
     });
-    for (const client of ["kafkajs", "troupe"] as const) {
-      const row = client === "kafkajs" ? "producer.kafkajs_sendbatch" : "producer.troupe";
-      await attempt(row, rep, async () => {
-        const topic = unique(`producer-${client}-${rep}`, ctx);
-        await createTopic(ctx, topic);
-        const [program, args] = denoPeer(ctx, "producer.ts", {
-          brokers: ctx.brokers,
-          topic,
-          client,
-          messages: n,
-          keys: KEYS,
-          "record-size": RECORD_SIZE,
-        });
-        figures.add(row, rate(await measured(row, rep, program, args, 180_000)));
+    await producerRun(ctx, "producer.kafkajs_sendbatch", rep, "kafkajs", n);
+    await producerRun(ctx, "producer.troupe", rep, "troupe", n);
+    await producerRun(ctx, "producer.platformatic", rep, "platformatic", n);
+  }
+}
+
+/** One producer peer's run into a fresh topic of `ctx`'s broker. */
+function producerRun(
+  ctx: Context,
+  row: string,
+  rep: number,
+  client: "kafkajs" | "troupe" | "platformatic",
+  n: number,
+): Promise<void> {
+  return attempt(row, rep, async () => {
+    const topic = unique(`${row.replace(".", "-")}-${rep}`, ctx);
+    await createTopic(ctx, topic);
+    const [program, args] = client === "platformatic"
+      ? denoPeer(ctx, "platformatic.ts", {
+        brokers: ctx.brokers,
+        topic,
+        mode: "produce",
+        messages: n,
+        keys: KEYS,
+        "record-size": RECORD_SIZE,
+      })
+      : denoPeer(ctx, "producer.ts", {
+        brokers: ctx.brokers,
+        topic,
+        client,
+        messages: n,
+        keys: KEYS,
+        "record-size": RECORD_SIZE,
       });
+    figures.add(row, rate(await measured(row, rep, program, args, 180_000)));
+  });
+}
+
+/** One no-op consumer peer's run over `topic` of `ctx`'s broker. */
+function noopRun(
+  ctx: Context,
+  row: string,
+  rep: number,
+  client: "kafkajs" | "troupe",
+  topic: string,
+  n: number,
+): Promise<void> {
+  return attempt(row, rep, async () => {
+    const [program, args] = denoPeer(
+      ctx,
+      client === "kafkajs" ? "kafkajs_consumer.ts" : "troupe_consumer.ts",
+      {
+        brokers: ctx.brokers,
+        topic,
+        group: unique(`${row.replace(".", "-")}-${rep}`, ctx),
+        messages: n,
+        mode: client === "kafkajs" ? "eachbatch" : "noop",
+      },
+    );
+    figures.add(row, rate(await measured(row, rep, program, args, 180_000)));
+  });
+}
+
+/**
+ * Starts the 3-node cluster, again if a node lost its port to another program between the
+ * port being picked and bound (likely on a machine where other brokers start and stop).
+ */
+async function startClusterRetrying(): Promise<LocalKafkaCluster> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startLocalKafkaCluster({ heapMb: 512 });
+    } catch (error) {
+      if (attempt === 3) throw error;
+      log(`starting the 3-node cluster failed (${error}); trying again`);
     }
+  }
+}
+
+/**
+ * 6. Replication's cost: a 3-node cluster (replication factor 3, `min.insync.replicas` 2, acks
+ * all), its nodes on the same cores as the programs measured: the producers and the no-op
+ * consumers again, raw KafkaJS and troupe. Full runs only: starting three brokers takes most of
+ * a quick run's budget.
+ */
+async function cluster(ctx: Context, sizes: Sizes): Promise<void> {
+  if (
+    ![
+      "cluster3.producer_kafkajs",
+      "cluster3.producer_troupe",
+      "cluster3.noop_kafkajs",
+      "cluster3.noop_troupe",
+    ]
+      .some((row) => selectedRows.size === 0 || selectedRows.has(row))
+  ) return;
+  const started = performance.now();
+  const nodes = await startClusterRetrying();
+  log(
+    `local 3-node Kafka ${nodes.kafkaVersion} cluster at ${nodes.brokers.join(",")} in ${
+      ((performance.now() - started) / 1000).toFixed(1)
+    } s`,
+  );
+  const brokers = nodes.brokers.join(",");
+  const admin = createAdmin({ brokers, clientId: "troupe-bench" });
+  const on: Context = { ...ctx, brokers, admin, topics: [] };
+  try {
+    const backlog = unique("cluster3-main", on);
+    await preload(on, backlog, sizes.noopMessages);
+    for (let rep = 1; rep <= sizes.reps; rep++) {
+      await noopRun(on, "cluster3.noop_kafkajs", rep, "kafkajs", backlog, sizes.noopMessages);
+      await noopRun(on, "cluster3.noop_troupe", rep, "troupe", backlog, sizes.noopMessages);
+      const n = sizes.producerMessages;
+      await producerRun(on, "cluster3.producer_kafkajs", rep, "kafkajs", n);
+      await producerRun(on, "cluster3.producer_troupe", rep, "troupe", n);
+    }
+  } finally {
+    await admin.close().catch(() => {});
+    await nodes.stop();
   }
 }
 
@@ -798,6 +916,8 @@ function results(quick: boolean): Results {
   const kafkajs = figures.median("noop.kafkajs_eachbatch");
   const troupe = figures.median("noop.troupe_partition");
   const traced = figures.median("noop.troupe_partition_traced");
+  const producerKafkajs = figures.median("producer.kafkajs_sendbatch");
+  const producerTroupe = figures.median("producer.troupe");
   return {
     kafka_version: DEFAULT_KAFKA_VERSION,
     deno_version: Deno.version.deno,
@@ -807,6 +927,7 @@ function results(quick: boolean): Results {
       kafka_java: round(figures.median("noop.kafka_java")),
       kafkajs_eachbatch: round(kafkajs),
       troupe_partition: round(troupe),
+      platformatic: round(figures.median("noop.platformatic")),
       overhead_ratio: kafkajs !== null && troupe !== null ? round(troupe / kafkajs, 3) : null,
       troupe_dashboard_no_page: round(figures.median("noop.troupe_dashboard_none")),
       troupe_dashboard_one_page: round(figures.median("noop.troupe_dashboard_page")),
@@ -837,8 +958,42 @@ function results(quick: boolean): Results {
       kafka_java: round(figures.median("producer.kafka_java")),
       kafkajs_sendbatch: round(figures.median("producer.kafkajs_sendbatch")),
       troupe: round(figures.median("producer.troupe")),
+      platformatic: round(figures.median("producer.platformatic")),
+      troupe_ratio: producerKafkajs !== null && producerTroupe !== null
+        ? round(producerTroupe / producerKafkajs, 3)
+        : null,
     },
+    cluster3: {
+      noop_kafkajs: round(figures.median("cluster3.noop_kafkajs")),
+      noop_troupe: round(figures.median("cluster3.noop_troupe")),
+      producer_kafkajs: round(figures.median("cluster3.producer_kafkajs")),
+      producer_troupe: round(figures.median("cluster3.producer_troupe")),
+    },
+    spread: figures.spread(),
+    resources: resources(),
   };
+}
+
+/** Per row: the medians of each process's peak RSS and of its CPU time per 1,000 messages. */
+function resources(): Results["resources"] {
+  const rows = new Map<string, RunRecord[]>();
+  for (const run of runs) {
+    if (run.error) continue;
+    let list = rows.get(run.row);
+    if (!list) rows.set(run.row, list = []);
+    list.push(run);
+  }
+  const out: Results["resources"] = {};
+  for (const [row, list] of rows) {
+    const rss = median(list.flatMap((run) => run.peakRssMb === undefined ? [] : [run.peakRssMb]));
+    const cpu = median(
+      list.flatMap((run) =>
+        run.cpuMs !== undefined && run.messages ? [(run.cpuMs / run.messages) * 1000] : []
+      ),
+    );
+    out[row] = { peak_rss_mb: round(rss, 1), cpu_ms_per_1000: round(cpu, 2) };
+  }
+  return out;
 }
 
 /**
@@ -889,7 +1044,7 @@ async function main(): Promise<number> {
   });
   if (values.help) {
     console.log(
-      "Usage: deno task bench [--quick] [--only noop,io,memory,latency,producer] " +
+      "Usage: deno task bench [--quick] [--only noop,io,memory,latency,producer,cluster] " +
         "[--rows ROW,...] [--reps N] [--profile]",
     );
     return 0;
@@ -968,6 +1123,7 @@ async function main(): Promise<number> {
       ["memory", () => memory(ctx, sizes, small, main)],
       ["latency", () => latency(ctx, sizes)],
       ["producer", () => producer(ctx, sizes)],
+      ["cluster", () => quick ? Promise.resolve() : cluster(ctx, sizes)],
     ];
     for (const [name, run] of sections) {
       if (!only.has(name)) continue;

@@ -76,13 +76,91 @@ export interface Producer<K = string, V = Uint8Array> extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** Where a settled record's result goes: its own `send`, or its slot in a `sendAll`. */
+interface Settlement {
+  resolve(metadata: RecordMetadata, index: number): void;
+  reject(error: unknown, index: number): void;
+}
+
 /** A record waiting for its acknowledgement. */
 interface Pending {
   readonly message: KafkaJsMessage;
   readonly topic: string;
   readonly queuedAt: number;
-  readonly resolve: (metadata: RecordMetadata) => void;
-  readonly reject: (error: unknown) => void;
+  /** Its size as {@linkcode encodedSize} bounds it. */
+  readonly bytes: number;
+  readonly settlement: Settlement;
+  /** Its place in its `sendAll` (0 for a lone `send`). */
+  readonly index: number;
+}
+
+/** The partition KafkaJS's partitioner chose, written on the message (ours) by our wrapper. */
+const PLACED: unique symbol = Symbol("troupe.placed");
+
+/** A KafkaJS message as our partitioner leaves it. */
+type PlacedMessage = KafkaJsMessage & { [PLACED]?: number };
+
+/** A lone `send`'s promise, as a {@linkcode Settlement}; with a span, it ends the span too. */
+class SingleSettlement implements Settlement {
+  readonly promise: Promise<RecordMetadata>;
+  readonly #resolve: (metadata: RecordMetadata) => void;
+  readonly #reject: (error: unknown) => void;
+  readonly #span: Span | undefined;
+
+  constructor(span: Span | undefined) {
+    const { promise, resolve, reject } = Promise.withResolvers<RecordMetadata>();
+    this.promise = promise;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#span = span;
+  }
+
+  resolve(metadata: RecordMetadata): void {
+    if (this.#span) endPublishSpan(this.#span, metadata);
+    this.#resolve(metadata);
+  }
+
+  reject(error: unknown): void {
+    if (this.#span) failSpan(this.#span, error);
+    this.#reject(error);
+  }
+}
+
+/**
+ * One promise for all the records of a `sendAll`: one allocation per call instead of a
+ * promise, two closures and an array slot per record. It resolves with every record's
+ * metadata once all are acknowledged, or rejects with the first failure, as `Promise.all`
+ * over each record's `send` would; the other records are still delivered either way.
+ */
+class GroupSettlement implements Settlement {
+  readonly promise: Promise<RecordMetadata[]>;
+  readonly #results: RecordMetadata[];
+  readonly #resolve: (metadata: RecordMetadata[]) => void;
+  readonly #reject: (error: unknown) => void;
+  #remaining: number;
+  #failed = false;
+
+  constructor(count: number) {
+    const { promise, resolve, reject } = Promise.withResolvers<RecordMetadata[]>();
+    this.promise = promise;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#results = new Array(count);
+    this.#remaining = count;
+    if (count === 0) resolve(this.#results);
+  }
+
+  resolve(metadata: RecordMetadata, index: number): void {
+    this.#results[index] = metadata;
+    if (--this.#remaining === 0 && !this.#failed) this.#resolve(this.#results);
+  }
+
+  reject(error: unknown): void {
+    this.#remaining--;
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#reject(error);
+  }
 }
 
 /** Open, then closing (flushing what was sent), then closed. */
@@ -95,8 +173,6 @@ class KafkaProducer<K, V> implements Producer<K, V> {
   readonly #options: ResolvedProducerOptions<K, V>;
   readonly #client: KafkaJsProducer;
   readonly #queue: SendQueue<Pending>;
-  /** Where KafkaJS's partitioner put each message (by the message object). */
-  readonly #placed = new WeakMap<object, number>();
   /** troupe's tracer, or `null` when no tracer provider is registered: decided once, here. */
   readonly #tracer: Tracer | null = tracerOrNull();
   readonly #clientId: string;
@@ -125,45 +201,94 @@ class KafkaProducer<K, V> implements Producer<K, V> {
 
   async send(record: ProducerRecord<K, V>): Promise<RecordMetadata> {
     if (this.#phase.name !== "open") throw new ProducerClosedError();
-    const { keyCodec, valueCodec, maxRecordBytes } = this.#options;
-    const message = encodeRecord(record, keyCodec, valueCodec);
+    const message = encodeRecord(record, this.#options.keyCodec, this.#options.valueCodec);
     // Before the size check: the trace context is part of the record's size.
     const span = this.#tracer === null
       ? undefined
       : startPublishSpan(this.#tracer, record.topic, message, this.#clientId);
+    let bytes: number;
     try {
-      // KafkaJS reports only the first partition error of a request, so a record the broker
-      // refuses for its size could fail records of other partitions written in the same
-      // request. Refuse what is certainly too large before it shares a request.
-      const size = encodedSize(message);
-      if (size > maxRecordBytes) {
-        throw new ProduceError(
-          record.topic,
-          "MESSAGE_TOO_LARGE",
-          `a record of ${size} bytes for ${record.topic} is larger than maxRecordBytes (${maxRecordBytes})`,
-        );
-      }
-      for (let room = this.#queue.room(); room; room = this.#queue.room()) {
-        await room;
-        if (this.#phase.name !== "open") throw new ProducerClosedError();
-      }
+      bytes = this.#checkSize(record.topic, message);
+      // Queued at once when there is room: a `flush` called right after `send` covers it.
+      if (this.#queue.room() !== undefined) await this.#waitForRoom();
     } catch (error) {
       if (span) failSpan(span, error);
       throw error;
     }
-    const { promise, resolve, reject } = Promise.withResolvers<RecordMetadata>();
+    const settlement = new SingleSettlement(span);
     this.#queue.push({
       message,
       topic: record.topic,
       queuedAt: performance.now(),
-      resolve: span ? traced(span, resolve) : resolve,
-      reject: span ? (error) => (failSpan(span, error), reject(error)) : reject,
+      bytes,
+      settlement,
+      index: 0,
     });
-    return promise;
+    return settlement.promise;
   }
 
   sendAll(records: readonly ProducerRecord<K, V>[]): Promise<RecordMetadata[]> {
-    return Promise.all(records.map((record) => this.send(record)));
+    // Traced records each need their own span and settlement.
+    if (this.#tracer !== null) return Promise.all(records.map((record) => this.send(record)));
+    if (this.#phase.name !== "open") return Promise.reject(new ProducerClosedError());
+    const settlement = new GroupSettlement(records.length);
+    void this.#queueAll(records, settlement);
+    return settlement.promise;
+  }
+
+  /**
+   * Queues the records of a `sendAll`, in order, waiting for room when the buffer is full. A
+   * record that cannot be sent (bad, too large, the producer closed) fails the call but not the
+   * others: they are queued and delivered all the same, as each one's own `send` would be.
+   */
+  async #queueAll(
+    records: readonly ProducerRecord<K, V>[],
+    settlement: GroupSettlement,
+  ): Promise<void> {
+    const { keyCodec, valueCodec } = this.#options;
+    // One clock reading for the records queued together: they lingered equally.
+    let queuedAt = performance.now();
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index];
+      try {
+        if (this.#phase.name !== "open") throw new ProducerClosedError();
+        const message = encodeRecord(record, keyCodec, valueCodec);
+        const bytes = this.#checkSize(record.topic, message);
+        if (this.#queue.room() !== undefined) {
+          await this.#waitForRoom();
+          queuedAt = performance.now();
+        }
+        this.#queue.push({ message, topic: record.topic, queuedAt, bytes, settlement, index });
+      } catch (error) {
+        settlement.reject(error);
+      }
+    }
+  }
+
+  /**
+   * KafkaJS reports only the first partition error of a request, so a record the broker
+   * refuses for its size could fail records of other partitions written in the same request.
+   * Refuse what is certainly too large before it shares a request. Returns the size.
+   */
+  #checkSize(topic: string, message: KafkaJsMessage): number {
+    const size = encodedSize(message);
+    const { maxRecordBytes } = this.#options;
+    if (size > maxRecordBytes) {
+      throw new ProduceError(
+        topic,
+        "MESSAGE_TOO_LARGE",
+        `a record of ${size} bytes for ${topic} is larger than maxRecordBytes (${maxRecordBytes})`,
+      );
+    }
+    return size;
+  }
+
+  /** Waits while the buffer is full; fails once the producer is closing. */
+  async #waitForRoom(): Promise<void> {
+    for (let room = this.#queue.room(); room; room = this.#queue.room()) {
+      await room;
+      if (this.#phase.name !== "open") throw new ProducerClosedError();
+    }
   }
 
   flush(): Promise<void> {
@@ -193,7 +318,6 @@ class KafkaProducer<K, V> implements Producer<K, V> {
 
   /** KafkaJS's default partitioner, telling us where it put each record. */
   #partitioner(): typeof KafkaJsPartitioners.DefaultPartitioner {
-    const placed = this.#placed;
     return () => {
       const choose = Partitioners.DefaultPartitioner();
       return (args) => {
@@ -203,7 +327,8 @@ class KafkaProducer<K, V> implements Producer<K, V> {
         if (!args.partitionMetadata.some((known) => known.partitionId === partition)) {
           throw new UnknownPartitionError(args.topic, partition, args.partitionMetadata.length);
         }
-        placed.set(args.message, partition);
+        // The message is ours (encodeRecord made it): the placement rides on it to #settle.
+        (args.message as PlacedMessage)[PLACED] = partition;
         return partition;
       };
     };
@@ -250,7 +375,7 @@ class KafkaProducer<K, V> implements Producer<K, V> {
       }
       for (const pending of batch) {
         const bytes = (pending.message.value?.length ?? 0) + (pending.message.key?.length ?? 0);
-        pending.reject(produceErrorOf(pending.topic, bytes, error));
+        pending.settlement.reject(produceErrorOf(pending.topic, bytes, error), pending.index);
       }
     }
   }
@@ -263,11 +388,12 @@ class KafkaProducer<K, V> implements Producer<K, V> {
     const rest: Pending[] = [];
     for (const pending of batch) {
       if (pending.topic === unknown.topic && pending.message.partition === unknown.partition) {
-        pending.reject(
+        pending.settlement.reject(
           new ProduceError(unknown.topic, unknown.type, unknown.message, {
             cause: unknown,
             partition: unknown.partition,
           }),
+          pending.index,
         );
       } else {
         rest.push(pending);
@@ -297,42 +423,34 @@ class KafkaProducer<K, V> implements Producer<K, V> {
    * the base offset the broker answered for that partition.
    */
   #settle(batch: Pending[], acknowledged: KafkaJsRecordMetadata[]): void {
-    const baseOffsets = new Map<string, number>();
+    // The next offset of each partition, by topic: counted up as its records are resolved.
+    const nextOffsets = new Map<string, number[]>();
     for (const result of acknowledged) {
-      baseOffsets.set(`${result.topicName}\u0000${result.partition}`, Number(result.baseOffset));
+      let next = nextOffsets.get(result.topicName);
+      if (!next) nextOffsets.set(result.topicName, next = []);
+      next[result.partition] = Number(result.baseOffset);
     }
-    const nextIndex = new Map<string, number>();
     for (const pending of batch) {
-      const partition = pending.message.partition ?? this.#placed.get(pending.message);
-      const key = `${pending.topic}\u0000${partition}`;
-      const base = baseOffsets.get(key);
-      if (partition === undefined || base === undefined || Number.isNaN(base)) {
-        pending.reject(
+      const message = pending.message as PlacedMessage;
+      const partition = message.partition ?? message[PLACED];
+      const next = nextOffsets.get(pending.topic);
+      const offset = partition === undefined ? undefined : next?.[partition];
+      if (partition === undefined || offset === undefined || Number.isNaN(offset)) {
+        pending.settlement.reject(
           new ProduceError(
             pending.topic,
             "UNKNOWN",
             `the broker's answer does not cover a record for ${pending.topic}`,
             { partition },
           ),
+          pending.index,
         );
         continue;
       }
-      const index = nextIndex.get(key) ?? 0;
-      nextIndex.set(key, index + 1);
-      pending.resolve({ topic: pending.topic, partition, offset: base + index });
+      next![partition] = offset + 1;
+      pending.settlement.resolve({ topic: pending.topic, partition, offset }, pending.index);
     }
   }
-}
-
-/** Settles a record's publish span with where the record was written, then its `send`. */
-function traced(
-  span: Span,
-  resolve: (metadata: RecordMetadata) => void,
-): (metadata: RecordMetadata) => void {
-  return (metadata) => {
-    endPublishSpan(span, metadata);
-    resolve(metadata);
-  };
 }
 
 /**

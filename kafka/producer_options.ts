@@ -45,6 +45,13 @@ export interface ProducerOptions<KC extends CodecSpec = "string", VC extends Cod
   /** Most records per request. Default: `PRODUCER_DEFAULTS.maxBatchRecords`. */
   maxBatchRecords?: number;
   /**
+   * Bytes of queued records (keys, values, headers) that make a request full: it goes at once,
+   * without waiting out `lingerMs`, as a full batch does in Kafka's own producer. What queues
+   * while a request is in flight still goes in the next one, up to `maxBatchRecords`.
+   * Default: `PRODUCER_DEFAULTS.batchBytes`.
+   */
+  batchBytes?: number;
+  /**
    * Requests in flight at once. Default: `PRODUCER_DEFAULTS.maxInFlightIdempotent` for an
    * idempotent producer (KafkaJS sends its requests one at a time per broker anyway, so more
    * would only split batches), else `PRODUCER_DEFAULTS.maxInFlight`.
@@ -85,6 +92,8 @@ export interface ProducerDefaults {
   readonly lingerMs: number;
   /** Most records per request. */
   readonly maxBatchRecords: number;
+  /** Queued bytes that send a request at once. */
+  readonly batchBytes: number;
   /** Requests in flight, idempotent producer. */
   readonly maxInFlightIdempotent: number;
   /** Requests in flight, other producers. */
@@ -116,6 +125,10 @@ export const PRODUCER_DEFAULTS: ProducerDefaults = Object.freeze({
   acks: "all",
   lingerMs: 5,
   maxBatchRecords: 10_000,
+  // Kafka's batch.size is 16 KiB per partition; 256 KiB is that for 16 partitions. Measured with
+  // 50 tasks keeping 5,000 records of 100 bytes outstanding: without it each round waited out the
+  // linger after the acknowledgement that released the tasks, and troupe trailed raw KafkaJS.
+  batchBytes: 262_144,
   maxInFlightIdempotent: 1,
   maxInFlight: 5,
   bufferRecords: 100_000,
@@ -198,6 +211,7 @@ export function resolveProducerOptions<K, V>(
         1,
         d.maxBatchRecords,
       ),
+      batchBytes: integerOption(options.batchBytes, "batchBytes", 1, d.batchBytes),
       maxInFlight: integerOption(options.maxInFlight, "maxInFlight", 1, maxInFlight),
       bufferRecords: integerOption(options.bufferRecords, "bufferRecords", 1, d.bufferRecords),
     },

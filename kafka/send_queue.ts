@@ -12,15 +12,18 @@ export interface SendQueueLimits {
   readonly lingerMs: number;
   /** Most records per request. */
   readonly maxBatchRecords: number;
+  /** Queued bytes that send a request at once, linger or not. */
+  readonly batchBytes: number;
   /** Requests in flight at once. */
   readonly maxInFlight: number;
   /** Records queued before {@linkcode SendQueue.room} makes senders wait. */
   readonly bufferRecords: number;
 }
 
-/** Something queued: when it was queued (`performance.now()`), for the linger. */
+/** Something queued: when it was queued (`performance.now()`), for the linger, and its size. */
 export interface Queued {
   readonly queuedAt: number;
+  readonly bytes: number;
 }
 
 /**
@@ -35,14 +38,14 @@ export interface Queued {
  * import { SendQueue } from "./send_queue.ts";
  *
  * const sent: number[][] = [];
- * const queue = new SendQueue<{ queuedAt: number; n: number }>(
- *   { lingerMs: 5, maxBatchRecords: 100, maxInFlight: 1, bufferRecords: 1_000 },
+ * const queue = new SendQueue<{ queuedAt: number; bytes: number; n: number }>(
+ *   { lingerMs: 5, maxBatchRecords: 100, batchBytes: 65_536, maxInFlight: 1, bufferRecords: 1_000 },
  *   (batch) => {
  *     sent.push(batch.map((item) => item.n));
  *     return Promise.resolve();
  *   },
  * );
- * for (let n = 0; n < 3; n++) queue.push({ queuedAt: performance.now(), n });
+ * for (let n = 0; n < 3; n++) queue.push({ queuedAt: performance.now(), bytes: 10, n });
  * await queue.flush();
  * console.log(sent); // [[0, 1, 2]]
  * ```
@@ -53,6 +56,8 @@ export class SendQueue<T extends Queued> {
   /** Queued items from `#head` on; the consumed prefix is dropped in bulk, not per item. */
   #items: T[] = [];
   #head = 0;
+  /** Bytes of the queued items. */
+  #bytes = 0;
   #inFlight = 0;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #roomWaiters: (() => void)[] = [];
@@ -86,6 +91,7 @@ export class SendQueue<T extends Queued> {
   /** Queues an item; it is delivered within the linger. */
   push(item: T): void {
     this.#items.push(item);
+    this.#bytes += item.bytes;
     this.#schedule();
   }
 
@@ -106,8 +112,12 @@ export class SendQueue<T extends Queued> {
   #schedule(): void {
     if (this.size === 0 || this.#inFlight >= this.#limits.maxInFlight) return;
     const { lingerMs, maxBatchRecords } = this.#limits;
+    const { batchBytes } = this.#limits;
+    if (this.size >= maxBatchRecords || this.#bytes >= batchBytes) return this.#dispatch();
+    // Also with a linger timer set: on a busy event loop the timer fires late, and a record
+    // queued after the linger ran out sends the request now.
     const waited = performance.now() - this.#items[this.#head].queuedAt;
-    if (this.size >= maxBatchRecords || waited >= lingerMs) {
+    if (waited >= lingerMs) {
       this.#dispatch();
     } else if (this.#lingerTimer === undefined) {
       this.#lingerTimer = setTimeout(() => {
@@ -136,6 +146,7 @@ export class SendQueue<T extends Queued> {
   #take(count: number): T[] {
     const items = this.#items;
     const batch = items.slice(this.#head, this.#head + count);
+    for (const item of batch) this.#bytes -= item.bytes;
     this.#head += count;
     if (this.#head === items.length) {
       items.length = 0;

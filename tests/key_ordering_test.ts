@@ -121,6 +121,7 @@ Deno.test("key mode: when completions would not fit the metadata, the actor wait
     concurrency: 16,
     commitIntervalMs: 100,
     offsetMetadataMaxBytes: 64, // room for completions over 240 offsets (maxCompletionSpan)
+    mailboxCapacity: 1_000, // below the backlog: a mailbox the capped actor stops draining fills
     handler: async (message) => {
       if (message.key === "stuck") {
         stuckAt = message.offset;

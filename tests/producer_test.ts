@@ -50,6 +50,69 @@ Deno.test("producer: 10,000 records from 50 concurrent tasks, each found once at
   }
 });
 
+Deno.test("producer: sendAll resolves each record's place in order; a bad record fails the call, not its neighbours", async () => {
+  const topic = uniqueName("producer-send-all");
+  await createTopic(topic, 3);
+  const producer = createProducer({
+    brokers: testBrokers(),
+    valueCodec: "string",
+    maxRecordBytes: 1_000,
+    // A buffer smaller than a call: sendAll waits for room part-way and keeps the order.
+    bufferRecords: 50,
+  });
+  const records = Array.from(
+    { length: 400 },
+    (_, i) => ({ topic, key: `k${i % 7}`, value: `v${i}` }),
+  );
+  const placed = await producer.sendAll(records);
+  assert.equal(placed.length, 400);
+  const stored = await readBack(topic, 400);
+  placed.forEach(({ partition, offset }, i) => {
+    assert.equal(stored.get(`${partition}:${offset}`)?.value, `v${i}`, `record ${i}`);
+  });
+
+  // The middle one is over maxRecordBytes: the call rejects with its error, the others go.
+  const mixed = producer.sendAll([
+    { topic, key: "a", value: "before" },
+    { topic, key: "b", value: "x".repeat(2_000) },
+    { topic, key: "c", value: "after" },
+  ]);
+  const refused = assert.rejects(
+    mixed,
+    (error) => error instanceof ProduceError && error.code === "MESSAGE_TOO_LARGE",
+  );
+  await producer.flush(); // queued at once: flush covers them
+  await refused;
+  const after = await readBack(topic, 402);
+  assert.equal(after.size, 402);
+  assert.deepEqual(
+    [...after.values()].map((record) => record.value).filter((value) => !value?.startsWith("v"))
+      .sort(),
+    ["after", "before"],
+  );
+  assert.deepEqual(await producer.sendAll([]), []);
+  await producer.close();
+  await assert.rejects(producer.sendAll([{ topic, value: "late" }]), ProducerClosedError);
+});
+
+Deno.test("producer: records reaching batchBytes go at once, without waiting out the linger", async () => {
+  const topic = uniqueName("producer-batch-bytes");
+  await createTopic(topic, 2);
+  // A linger longer than the test may take: only a full batch can send these.
+  const producer = createProducer({
+    brokers: testBrokers(),
+    valueCodec: "string",
+    lingerMs: 600_000,
+    batchBytes: 1_000,
+  });
+  const placed = await producer.sendAll(
+    Array.from({ length: 20 }, (_, i) => ({ topic, key: `k${i}`, value: "v".repeat(100) })),
+  );
+  assert.equal(placed.length, 20);
+  await producer.close();
+  assert.equal((await readBack(topic, 20)).size, 20);
+});
+
 Deno.test("producer: flush waits for every send; close flushes and refuses later sends", async () => {
   const topic = uniqueName("producer-flush");
   await createTopic(topic, 2);
@@ -158,6 +221,7 @@ Deno.test("producer: invalid options are refused before connecting, naming the o
   refused({ compression: "zstd" }, "compression");
   refused({ lingerMs: -1 }, "lingerMs");
   refused({ maxInFlight: 0 }, "maxInFlight");
+  refused({ batchBytes: 0 }, "batchBytes");
   refused({ idempotent: "yes" }, "idempotent");
   refused({ valueCodec: "yaml" }, "valueCodec");
   assert.equal(PRODUCER_DEFAULTS.acks, "all");

@@ -12,9 +12,12 @@ export interface Results {
   cpus: number;
   quick: boolean;
   noop: {
+    /** Kafka's Java consumer, a plain poll loop: the limit on this machine. */
     kafka_java: number | null;
     kafkajs_eachbatch: number | null;
     troupe_partition: number | null;
+    /** `@platformatic/kafka`'s consumer stream. */
+    platformatic?: number | null;
     overhead_ratio: number | null;
     /** troupe with its observability server (dashboard sampler) on, no page open. */
     troupe_dashboard_no_page?: number | null;
@@ -41,7 +44,22 @@ export interface Results {
     kafka_java: number | null;
     kafkajs_sendbatch: number | null;
     troupe: number | null;
+    /** `@platformatic/kafka`'s idempotent producer. */
+    platformatic?: number | null;
+    /** troupe / kafkajs_sendbatch. */
+    troupe_ratio?: number | null;
   };
+  /** A 3-node cluster (replication factor 3, min.insync.replicas 2); full runs only. */
+  cluster3?: {
+    noop_kafkajs: number | null;
+    noop_troupe: number | null;
+    producer_kafkajs: number | null;
+    producer_troupe: number | null;
+  };
+  /** Each measured row's lowest and highest figure over the repetitions. */
+  spread?: Record<string, [number, number]>;
+  /** Each process kind's median peak RSS (MB) and CPU ms per 1,000 messages, start-up included. */
+  resources?: Record<string, { peak_rss_mb: number | null; cpu_ms_per_1000: number | null }>;
 }
 
 /** One target of the issue, checked against the figures. */
@@ -57,32 +75,37 @@ const ge = (a: number | null, b: number | null, factor = 1): boolean | null =>
 const le = (a: number | null, b: number | null, factor = 1): boolean | null =>
   a === null || b === null ? null : a <= factor * b;
 
+/** A row's median peak RSS, MB, or null. */
+function rss(r: Results, row: string): number | null {
+  return r.resources?.[row]?.peak_rss_mb ?? null;
+}
+
 /** The issue's targets, evaluated. */
 export function targets(r: Results): Target[] {
   const io = r.io_bound;
   return [
-    { text: "noop.overhead_ratio >= 0.90", met: ge(r.noop.overhead_ratio, 0.9) },
     {
-      text: "io_bound.troupe_key >= parallel_consumer_key",
-      met: ge(io.troupe_key, io.parallel_consumer_key),
+      text: "producer.troupe >= 1.0 x kafkajs_sendbatch",
+      met: ge(r.producer.troupe, r.producer.kafkajs_sendbatch),
+    },
+    { text: "noop.overhead_ratio >= 0.95", met: ge(r.noop.overhead_ratio, 0.95) },
+    {
+      text: "no-op peak RSS: troupe <= 1.15 x raw KafkaJS",
+      met: le(rss(r, "noop.troupe_partition"), rss(r, "noop.kafkajs_eachbatch"), 1.15),
+    },
+    { text: "memory.rss_mb_1m <= 160", met: le(r.memory.rss_mb_1m, 160) },
+    {
+      text: "memory.rss_mb_1m <= 1.2 x rss_mb_200k (flat)",
+      met: le(r.memory.rss_mb_1m, r.memory.rss_mb_200k, 1.2),
     },
     {
-      text: "io_bound.troupe_key >= 20 x python_threadpool",
-      met: ge(io.troupe_key, io.python_threadpool, 20),
+      text: "io_bound.troupe_key >= 2 x parallel_consumer_key",
+      met: ge(io.troupe_key, io.parallel_consumer_key, 2),
     },
+    { text: "latency.p99_ms <= 50", met: le(r.latency.p99_ms, 50) },
     {
       text: "io_bound.troupe_lost = 0",
       met: io.troupe_lost === null ? null : io.troupe_lost === 0,
-    },
-    {
-      text: "memory.rss_mb_1m <= 1.2 x rss_mb_200k",
-      met: le(r.memory.rss_mb_1m, r.memory.rss_mb_200k, 1.2),
-    },
-    { text: "memory.rss_mb_1m <= 250", met: le(r.memory.rss_mb_1m, 250) },
-    { text: "latency.p99_ms <= 50", met: le(r.latency.p99_ms, 50) },
-    {
-      text: "producer.troupe >= 0.9 x kafkajs_sendbatch",
-      met: ge(r.producer.troupe, r.producer.kafkajs_sendbatch, 0.9),
     },
   ];
 }
@@ -98,10 +121,31 @@ function figure(value: number | null, digits = 0): string {
 /** The markdown table printed at the end of a run. */
 export function markdown(r: Results, machine: string, reps: number): string {
   const io = r.io_bound;
-  const rows: [string, string, string][] = [
-    ["noop", "Kafka Java ConsumerPerformance (msgs/s)", figure(r.noop.kafka_java)],
-    ["noop", "raw KafkaJS eachBatch (msgs/s)", figure(r.noop.kafkajs_eachbatch)],
-    ["noop", "troupe, partition mode (msgs/s)", figure(r.noop.troupe_partition)],
+  const rows: [string, string, string, string?][] = [
+    [
+      "noop",
+      "Kafka's Java consumer, poll loop (msgs/s)",
+      figure(r.noop.kafka_java),
+      "noop.kafka_java",
+    ],
+    [
+      "noop",
+      "raw KafkaJS eachBatch (msgs/s)",
+      figure(r.noop.kafkajs_eachbatch),
+      "noop.kafkajs_eachbatch",
+    ],
+    [
+      "noop",
+      "troupe, partition mode (msgs/s)",
+      figure(r.noop.troupe_partition),
+      "noop.troupe_partition",
+    ],
+    [
+      "noop",
+      "@platformatic/kafka consumer stream (msgs/s)",
+      figure(r.noop.platformatic ?? null),
+      "noop.platformatic",
+    ],
     ["noop", "overhead_ratio (troupe / KafkaJS)", figure(r.noop.overhead_ratio, 2)],
     [
       "noop",
@@ -123,13 +167,25 @@ export function markdown(r: Results, machine: string, reps: number): string {
       "io_bound",
       `raw KafkaJS eachMessage, 12 partitions concurrently (msgs/s)`,
       figure(io.kafkajs_concurrent),
+      "io.kafkajs_concurrent",
     ],
-    ["io_bound", "troupe, partition mode (msgs/s)", figure(io.troupe_partition)],
-    ["io_bound", "troupe, key mode, concurrency 64 per partition (msgs/s)", figure(io.troupe_key)],
+    [
+      "io_bound",
+      "troupe, partition mode (msgs/s)",
+      figure(io.troupe_partition),
+      "io.troupe_partition",
+    ],
+    [
+      "io_bound",
+      "troupe, key mode, concurrency 64 per partition (msgs/s)",
+      figure(io.troupe_key),
+      "io.troupe_key",
+    ],
     [
       "io_bound",
       "Confluent Parallel Consumer, KEY, 768 concurrent (msgs/s)",
       figure(io.parallel_consumer_key),
+      "io.parallel_consumer_key",
     ],
     [
       "io_bound",
@@ -138,21 +194,79 @@ export function markdown(r: Results, machine: string, reps: number): string {
     ],
     ["io_bound", "Python tutorial thread pool: messages lost", figure(io.python_threadpool_lost)],
     ["io_bound", "troupe: messages lost", figure(io.troupe_lost)],
-    ["memory", "troupe peak RSS, 200,000-message backlog (MB)", figure(r.memory.rss_mb_200k, 1)],
-    ["memory", "troupe peak RSS, 1,000,000-message backlog (MB)", figure(r.memory.rss_mb_1m, 1)],
+    [
+      "memory",
+      "troupe peak RSS, 200,000-message backlog (MB)",
+      figure(r.memory.rss_mb_200k, 1),
+      "memory.rss_mb_200k",
+    ],
+    [
+      "memory",
+      "troupe peak RSS, 1,000,000-message backlog (MB)",
+      figure(r.memory.rss_mb_1m, 1),
+      "memory.rss_mb_1m",
+    ],
     [
       "latency",
       `troupe end-to-end p50 at ${figure(r.latency.rate)} msgs/s (ms)`,
       figure(r.latency.p50_ms, 1),
+      "latency.p50_ms",
     ],
     [
       "latency",
       `troupe end-to-end p99 at ${figure(r.latency.rate)} msgs/s (ms)`,
       figure(r.latency.p99_ms, 1),
+      "latency.p99_ms",
     ],
-    ["producer", "Kafka Java ProducerPerformance (msgs/s)", figure(r.producer.kafka_java)],
-    ["producer", "raw KafkaJS sendBatch (msgs/s)", figure(r.producer.kafkajs_sendbatch)],
-    ["producer", "troupe createProducer, 50 tasks (msgs/s)", figure(r.producer.troupe)],
+    [
+      "producer",
+      "Kafka Java ProducerPerformance (msgs/s)",
+      figure(r.producer.kafka_java),
+      "producer.kafka_java",
+    ],
+    [
+      "producer",
+      "raw KafkaJS sendBatch (msgs/s)",
+      figure(r.producer.kafkajs_sendbatch),
+      "producer.kafkajs_sendbatch",
+    ],
+    [
+      "producer",
+      "troupe createProducer, 50 tasks (msgs/s)",
+      figure(r.producer.troupe),
+      "producer.troupe",
+    ],
+    [
+      "producer",
+      "@platformatic/kafka Producer (msgs/s)",
+      figure(r.producer.platformatic ?? null),
+      "producer.platformatic",
+    ],
+    ["producer", "troupe / raw KafkaJS", figure(r.producer.troupe_ratio ?? null, 2)],
+    [
+      "cluster3",
+      "3 nodes: raw KafkaJS eachBatch (msgs/s)",
+      figure(r.cluster3?.noop_kafkajs ?? null),
+      "cluster3.noop_kafkajs",
+    ],
+    [
+      "cluster3",
+      "3 nodes: troupe no-op (msgs/s)",
+      figure(r.cluster3?.noop_troupe ?? null),
+      "cluster3.noop_troupe",
+    ],
+    [
+      "cluster3",
+      "3 nodes: raw KafkaJS sendBatch (msgs/s)",
+      figure(r.cluster3?.producer_kafkajs ?? null),
+      "cluster3.producer_kafkajs",
+    ],
+    [
+      "cluster3",
+      "3 nodes: troupe createProducer (msgs/s)",
+      figure(r.cluster3?.producer_troupe ?? null),
+      "cluster3.producer_troupe",
+    ],
   ];
   const out = [
     `Machine: ${machine}; Kafka ${r.kafka_version}, Deno ${r.deno_version}, ` +
@@ -161,9 +275,13 @@ export function markdown(r: Results, machine: string, reps: number): string {
     }); ` +
     `I/O-bound handlers wait ${r.io_bound.delay_ms} ms per message.`,
     "",
-    "| section | measurement | result |",
-    "| --- | --- | ---: |",
-    ...rows.map(([section, what, value]) => `| ${section} | ${what} | ${value} |`),
+    "| section | measurement | median | spread (min - max) |",
+    "| --- | --- | ---: | ---: |",
+    ...rows.map(([section, what, value, row]) => {
+      const range = row === undefined ? undefined : r.spread?.[row];
+      const spread = range ? `${figure(range[0])} - ${figure(range[1])}` : "";
+      return `| ${section} | ${what} | ${value} | ${spread} |`;
+    }),
     "",
     "| target | met |",
     "| --- | --- |",
@@ -205,8 +323,13 @@ export function svgChart(r: Results, machine: string, reps: number): string {
       title: "No-op handler: consumer throughput",
       unit: "msgs/s",
       bars: [
-        { label: "Kafka Java ConsumerPerformance", value: r.noop.kafka_java, troupe: false },
+        { label: "Kafka's Java consumer (poll loop)", value: r.noop.kafka_java, troupe: false },
         { label: "raw KafkaJS eachBatch", value: r.noop.kafkajs_eachbatch, troupe: false },
+        {
+          label: "@platformatic/kafka (stream)",
+          value: r.noop.platformatic ?? null,
+          troupe: false,
+        },
         { label: "troupe (partition mode)", value: r.noop.troupe_partition, troupe: true },
       ],
     },
@@ -243,7 +366,42 @@ export function svgChart(r: Results, machine: string, reps: number): string {
       bars: [
         { label: "Kafka Java ProducerPerformance", value: r.producer.kafka_java, troupe: false },
         { label: "raw KafkaJS sendBatch", value: r.producer.kafkajs_sendbatch, troupe: false },
+        {
+          label: "@platformatic/kafka Producer",
+          value: r.producer.platformatic ?? null,
+          troupe: false,
+        },
         { label: "troupe createProducer (50 tasks)", value: r.producer.troupe, troupe: true },
+      ],
+    },
+    {
+      title: "3-node cluster (replication 3, acks all): throughput",
+      unit: "msgs/s",
+      bars: [
+        {
+          label: "raw KafkaJS eachBatch (no-op)",
+          value: r.cluster3?.noop_kafkajs ?? null,
+          troupe: false,
+          missing: "full runs only (null)",
+        },
+        {
+          label: "troupe no-op",
+          value: r.cluster3?.noop_troupe ?? null,
+          troupe: true,
+          missing: "full runs only (null)",
+        },
+        {
+          label: "raw KafkaJS sendBatch",
+          value: r.cluster3?.producer_kafkajs ?? null,
+          troupe: false,
+          missing: "full runs only (null)",
+        },
+        {
+          label: "troupe createProducer",
+          value: r.cluster3?.producer_troupe ?? null,
+          troupe: true,
+          missing: "full runs only (null)",
+        },
       ],
     },
     {

@@ -16,8 +16,10 @@
  *   an event stream read to the end in this process, as a browser tab would hold it.
  *
  * Reads `--topic` from the beginning with the fresh `--group` until `--messages` were
- * handled (or the window ends). Timed from the processor's `joined` event (the group
- * assignment arrived) to the last message handled, so connecting and joining are not counted.
+ * handled (or the window ends). Timed in the steady state: from the first message handled (the
+ * group joined, a first batch in) to the last, counting the messages after the first, so
+ * connecting, joining and the first fetch are not counted (`joinMs`, `firstBatchMs` say what
+ * they took). The memory mode counts from the processor's `joined` event.
  * In `io` mode the processor is then stopped gracefully and the group's committed offsets are
  * checked against what the handler saw: `lost` counts committed messages never handled.
  *
@@ -103,7 +105,10 @@ const offsets = new HandledOffsets();
 /** Record timestamp and latency of every message, in pairs. */
 const latencies: number[] = [];
 
+/** The steady state starts with the first message handled: the group is joined, a batch is in. */
+let firstAt: number | undefined;
 const reached = () => {
+  if (firstAt === undefined) firstAt = performance.now();
   if (++handled >= messages && finishedAt === undefined) {
     finishedAt = performance.now();
     done.resolve();
@@ -164,10 +169,13 @@ await done.promise;
 clearTimeout(timer);
 const end = finishedAt ?? performance.now();
 const from = joinedAt ?? startedAt;
+// The rate counts the messages after the first one, over the time after it (steady state).
+const steadyFrom = mode === "memory" ? from : firstAt ?? from;
 const result: Record<string, unknown> = {
-  handled: mode === "memory" ? handled : Math.min(handled, messages),
-  elapsedMs: end - from,
+  handled: mode === "memory" ? handled : Math.min(handled, messages) - (firstAt ? 1 : 0),
+  elapsedMs: end - steadyFrom,
   joinMs: from - startedAt,
+  firstBatchMs: steadyFrom - from,
   timedOut: mode !== "memory" && finishedAt === undefined,
 };
 
