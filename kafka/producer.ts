@@ -5,7 +5,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Span, Tracer } from "@opentelemetry/api";
+import type { Tracer } from "@opentelemetry/api";
 import {
   CompressionTypes,
   type Message as KafkaJsMessage,
@@ -33,9 +33,15 @@ import {
   type ResolvedProducerOptions,
   resolveProducerOptions,
 } from "./producer_options.ts";
-import { endPublishSpan, startPublishSpan } from "./publish_span.ts";
+import { startPublishSpan } from "./publish_span.ts";
 import { encodedSize, encodeRecord, type ProducerRecord } from "./record_encoding.ts";
 import { SendQueue } from "./send_queue.ts";
+import {
+  GroupSettlement,
+  type RecordMetadata,
+  type Settlement,
+  SingleSettlement,
+} from "./settlement.ts";
 import { UnknownPartitionError, unknownPartitionIn } from "./unknown_partition.ts";
 import { failSpan, tracerOrNull } from "./tracing.ts";
 
@@ -49,15 +55,7 @@ export { encodeRecord, type ProducerRecord } from "./record_encoding.ts";
 
 const log = getLogger(["troupe", "producer"]);
 
-/** Where a record was written. */
-export interface RecordMetadata {
-  /** Its topic. */
-  readonly topic: string;
-  /** Its partition. */
-  readonly partition: number;
-  /** Its offset in the partition. */
-  readonly offset: number;
-}
+export type { RecordMetadata } from "./settlement.ts";
 
 /**
  * A producer. Share one between any number of concurrent tasks: their records are batched
@@ -74,12 +72,6 @@ export interface Producer<K = string, V = Uint8Array> extends AsyncDisposable {
   flush(): Promise<void>;
   /** Flushes, then disconnects. Later sends fail with {@linkcode ProducerClosedError}. */
   close(): Promise<void>;
-}
-
-/** Where a settled record's result goes: its own `send`, or its slot in a `sendAll`. */
-interface Settlement {
-  resolve(metadata: RecordMetadata, index: number): void;
-  reject(error: unknown, index: number): void;
 }
 
 /** A record waiting for its acknowledgement. */
@@ -99,69 +91,6 @@ const PLACED: unique symbol = Symbol("troupe.placed");
 
 /** A KafkaJS message as our partitioner leaves it. */
 type PlacedMessage = KafkaJsMessage & { [PLACED]?: number };
-
-/** A lone `send`'s promise, as a {@linkcode Settlement}; with a span, it ends the span too. */
-class SingleSettlement implements Settlement {
-  readonly promise: Promise<RecordMetadata>;
-  readonly #resolve: (metadata: RecordMetadata) => void;
-  readonly #reject: (error: unknown) => void;
-  readonly #span: Span | undefined;
-
-  constructor(span: Span | undefined) {
-    const { promise, resolve, reject } = Promise.withResolvers<RecordMetadata>();
-    this.promise = promise;
-    this.#resolve = resolve;
-    this.#reject = reject;
-    this.#span = span;
-  }
-
-  resolve(metadata: RecordMetadata): void {
-    if (this.#span) endPublishSpan(this.#span, metadata);
-    this.#resolve(metadata);
-  }
-
-  reject(error: unknown): void {
-    if (this.#span) failSpan(this.#span, error);
-    this.#reject(error);
-  }
-}
-
-/**
- * One promise for all the records of a `sendAll`: one allocation per call instead of a
- * promise, two closures and an array slot per record. It resolves with every record's
- * metadata once all are acknowledged, or rejects with the first failure, as `Promise.all`
- * over each record's `send` would; the other records are still delivered either way.
- */
-class GroupSettlement implements Settlement {
-  readonly promise: Promise<RecordMetadata[]>;
-  readonly #results: RecordMetadata[];
-  readonly #resolve: (metadata: RecordMetadata[]) => void;
-  readonly #reject: (error: unknown) => void;
-  #remaining: number;
-  #failed = false;
-
-  constructor(count: number) {
-    const { promise, resolve, reject } = Promise.withResolvers<RecordMetadata[]>();
-    this.promise = promise;
-    this.#resolve = resolve;
-    this.#reject = reject;
-    this.#results = new Array(count);
-    this.#remaining = count;
-    if (count === 0) resolve(this.#results);
-  }
-
-  resolve(metadata: RecordMetadata, index: number): void {
-    this.#results[index] = metadata;
-    if (--this.#remaining === 0 && !this.#failed) this.#resolve(this.#results);
-  }
-
-  reject(error: unknown): void {
-    this.#remaining--;
-    if (this.#failed) return;
-    this.#failed = true;
-    this.#reject(error);
-  }
-}
 
 /** Open, then closing (flushing what was sent), then closed. */
 type ProducerPhase =
