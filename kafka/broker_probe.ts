@@ -61,3 +61,28 @@ export async function waitForBrokers(
     );
   }
 }
+
+/**
+ * Runs `work` again while it fails because the brokers cannot be reached, until `deadline`
+ * (ms since the epoch): a broker can go away between {@linkcode waitForBrokers} and the next
+ * request, and a start must then wait as long as `connectTimeoutMs` allows, not fail.
+ *
+ * @example
+ * ```ts ignore
+ * const deadline = Date.now() + 30_000;
+ * await waitForBrokers(connection, 30_000);
+ * const topics = await whileUnreachable(() => admin.listTopics(), deadline);
+ * ```
+ */
+export function whileUnreachable<T>(work: () => Promise<T>, deadline: number): Promise<T> {
+  return retry(work, {
+    backoff: RECONNECT_BACKOFF,
+    deadline,
+    retriable: (error) => classifyKafkaError(error) === "connection",
+    onRetry: (error, _attempt, delay) =>
+      log.warn("Kafka is not answering; trying again in {delay} ms: {error}", {
+        delay,
+        error: describeError(error),
+      }),
+  });
+}

@@ -91,3 +91,21 @@ export function subscriptionChange(
 export function isUnchanged(change: SubscriptionChange): boolean {
   return change.added.length === 0 && change.deleted.length === 0 && change.grown.length === 0;
 }
+
+/**
+ * The topics named in a subscription that the snapshot does not hold (not created yet).
+ *
+ * @example
+ * ```ts
+ * import { missingTopics } from "./subscription.ts";
+ * console.log(missingTopics(["orders", /^audit-/, "refunds"], new Map([["orders", 3]]))); // ["refunds"]
+ * ```
+ */
+export function missingTopics(
+  topics: readonly (string | RegExp)[],
+  snapshot: SubscriptionSnapshot,
+): string[] {
+  return topics.filter((topic): topic is string =>
+    typeof topic === "string" && !snapshot.has(topic)
+  );
+}

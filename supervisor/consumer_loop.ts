@@ -8,7 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import { type Consumer, type EachBatchPayload, type Kafka, PartitionAssigners } from "kafkajs";
 import { retry, sleep } from "../actors/backoff.ts";
 import { messagesOf } from "../kafka/batch_messages.ts";
-import { RECONNECT_BACKOFF, waitForBrokers } from "../kafka/broker_probe.ts";
+import { RECONNECT_BACKOFF, waitForBrokers, whileUnreachable } from "../kafka/broker_probe.ts";
 import { createKafkaClient } from "../kafka/client.ts";
 import { classifyKafkaError, describeError, KafkaConnectionError } from "../kafka/errors.ts";
 import { type CommitFunction, MembershipSession } from "../kafka/membership_session.ts";
@@ -16,6 +16,7 @@ import type { MessageCodecs } from "../kafka/message.ts";
 import { type OwnedPartitions, STICKY_ASSIGNER, stickyAssigner } from "../kafka/sticky_assigner.ts";
 import {
   isUnchanged,
+  missingTopics,
   readSubscription,
   subscriptionChange,
   type SubscriptionSnapshot,
@@ -121,17 +122,17 @@ export class ConsumerLoop<K, V> {
    */
   async start(): Promise<void> {
     const options = this.#options;
+    const deadline = Date.now() + options.connectTimeoutMs;
     await waitForBrokers(options.connection, options.connectTimeoutMs);
-    this.#subscription = await readSubscription(this.#kafka, options.topics);
-    for (const topic of options.topics) {
-      if (typeof topic === "string" && !this.#subscription.has(topic)) {
-        log.warn("topic {topic} does not exist (yet); it is read once it does", { topic });
-      }
+    const subscription = () => readSubscription(this.#kafka, options.topics);
+    this.#subscription = await whileUnreachable(subscription, deadline);
+    for (const topic of missingTopics(options.topics, this.#subscription)) {
+      log.warn("topic {topic} does not exist (yet); it is read once it does", { topic });
     }
     const joined = Promise.withResolvers<void>();
     const consumer = this.#newConsumer(joined);
     try {
-      await consumer.connect();
+      await whileUnreachable(() => consumer.connect(), deadline);
       await this.#run(consumer);
       const limit = options.connectTimeoutMs + options.consumer.rebalanceTimeout;
       const timer = setTimeout(

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { runChaos } from "../chaos/run.ts";
 
 Deno.test("chaos: kill -9 three times and bounce the broker once; nothing lost, nothing reordered", async () => {
+  const progress: string[] = [];
   const verdict = await runChaos({
     messages: 6000,
     partitions: 3,
@@ -10,9 +11,11 @@ Deno.test("chaos: kill -9 three times and bounce the broker once; nothing lost, 
     bounces: 1,
     bounceMs: 4000,
     workMs: 1,
-    progress: () => {},
+    progress: (line) => progress.push(line),
   });
   console.log(JSON.stringify(verdict));
+  // What happened, when something went wrong (a worker that failed says why in it).
+  if (verdict.worker_failures > 0 || verdict.lost > 0) console.log(progress.join("\n"));
   assert.equal(verdict.kills, 3);
   assert.equal(verdict.broker_restarts, 1);
   assert.equal(verdict.lost, 0);
