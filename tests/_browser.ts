@@ -140,7 +140,17 @@ export class Browser implements AsyncDisposable {
     }
     await this.#child.status;
     await this.#child.stderr.cancel().catch(() => {});
-    await Deno.remove(this.#profile, { recursive: true }).catch(() => {});
+    // Chromium's helper processes outlive the browser for a moment and still write to the
+    // profile, so a first removal can fail (folders were left behind): try again a few times.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        await Deno.remove(this.#profile, { recursive: true });
+        return;
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {
