@@ -142,8 +142,16 @@ const FATAL_NAME = /SASL|NotImplemented|Authentication/;
 const CONNECTION_NAME = /Connection|NumberOfRetriesExceeded|RequestTimeout|BrokerNotFound/;
 const CONNECTION_MESSAGE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|EPIPE/;
 
-/** `error`, then its causes, outermost first (a cause chain that loops is walked once). */
-function* causes(error: unknown): Generator<unknown> {
+/**
+ * `error`, then its causes, outermost first (a cause chain that loops is walked once).
+ *
+ * @example
+ * ```ts
+ * import { causes } from "./errors.ts";
+ * console.log([...causes(new Error("outer", { cause: "inner" }))].length); // 2
+ * ```
+ */
+export function* causes(error: unknown): Generator<unknown> {
   const seen = new Set<unknown>();
   for (let cause = error; cause !== null && cause !== undefined && !seen.has(cause);) {
     seen.add(cause);

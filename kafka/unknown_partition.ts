@@ -5,6 +5,8 @@
  * @module
  */
 
+import { causes } from "./errors.ts";
+
 /**
  * Thrown by troupe's partitioner for a record whose partition is not in the producer's
  * metadata, before anything is sent. KafkaJS treats its `type` as stale metadata: it refreshes
@@ -63,9 +65,8 @@ export class UnknownPartitionError extends Error {
  * ```
  */
 export function unknownPartitionIn(error: unknown): UnknownPartitionError | undefined {
-  for (let cause = error, depth = 0; cause && depth < 8; depth++) {
+  for (const cause of causes(error)) {
     if (cause instanceof UnknownPartitionError) return cause;
-    cause = (cause as { cause?: unknown }).cause;
   }
   return undefined;
 }
